@@ -1,9 +1,31 @@
 # Copyright (c) msg-gan-mmagic contributors. All rights reserved.
-"""MSG-GAN for mmagic; importing this package registers its modules."""
+"""MSG-GAN for mmagic; importing this package registers its modules.
+
+The host workarounds run first: the modules below import ``mmagic.models``, which
+needs the ``mmcv._ext`` placeholder when only mmcv-lite is installed.
+"""
 from .host_compat import (allow_full_checkpoint_loading,
                           install_mmcv_ext_placeholder)
 
 install_mmcv_ext_placeholder()
 allow_full_checkpoint_loading()
 
+# isort: off
+from .combine import CatLinCombine, LinCatCombine, SimpleCombine  # noqa: E402
+from .image_folder_dataset import ImageFolderDataset  # noqa: E402
+from .mnist_dataset import EmbeddedMNISTDataset  # noqa: E402
+from .msg_gan import MSGGAN  # noqa: E402
+from .msg_losses import (MultiScaleWGANGPLoss, NonSaturatingR1Loss,  # noqa: E402
+                         RelativisticAverageHingeLoss)
+from .msg_progan_discriminator import MSGProGANDiscriminator  # noqa: E402
+from .msg_progan_generator import MSGProGANGenerator  # noqa: E402
+from .multi_scale_sample_hook import MultiScaleSampleHook  # noqa: E402
+from .pyramid import image_pyramid  # noqa: E402
+
 __version__ = '0.1.0'
+__all__ = [
+    'CatLinCombine', 'EmbeddedMNISTDataset', 'ImageFolderDataset',
+    'LinCatCombine', 'MSGGAN', 'MSGProGANDiscriminator', 'MSGProGANGenerator',
+    'MultiScaleSampleHook', 'MultiScaleWGANGPLoss', 'NonSaturatingR1Loss',
+    'RelativisticAverageHingeLoss', 'SimpleCombine', 'image_pyramid'
+]

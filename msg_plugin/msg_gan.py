@@ -1,0 +1,154 @@
+# Copyright (c) msg-gan-mmagic contributors. All rights reserved.
+"""The MSG-GAN model: BaseGAN training with every scale fed to the discriminator."""
+from typing import Dict, List, Optional, Union
+
+import torch
+from mmagic.models import BaseGAN
+from mmagic.registry import MODELS
+from mmagic.structures import DataSample
+from mmengine.optim import OptimWrapper
+from torch import Tensor
+
+from .pyramid import image_pyramid
+
+ModelType = Union[Dict, torch.nn.Module]
+
+
+@MODELS.register_module()
+class MSGGAN(BaseGAN):
+    """MSG-GAN (Karnewar & Wang, CVPR 2020) on mmagic's ``BaseGAN``.
+
+    The generator returns its images at every scale (``return_scales=True``); the
+    real batch, normalised to [-1, 1] by the data preprocessor, is turned into the
+    matching pyramid by 2x2 average pooling; the discriminator scores the list of
+    scales. D and G steps alternate as in ``BaseGAN.train_step`` (one D step per
+    iteration, a G step every ``discriminator_steps``), and the host's EMA
+    generator is kept when ``ema_config`` is given. Sampling (``forward``) returns
+    the highest resolution, so mmagic's metrics, hooks and inferencer work as
+    with any other GAN.
+
+    Args:
+        generator (dict | nn.Module): A multi-scale generator, e.g.
+            ``MSGProGANGenerator``.
+        discriminator (dict | nn.Module): A multi-scale discriminator, e.g.
+            ``MSGProGANDiscriminator``, built for the same scales.
+        data_preprocessor (dict, optional): Defaults to None.
+        generator_steps (int): G updates per G turn. Defaults to 1.
+        discriminator_steps (int): D updates per G turn. Defaults to 1.
+        noise_size (int, optional): Latent size; taken from the generator when
+            it has one. Defaults to None.
+        ema_config (dict, optional): Config of mmagic's
+            ``ExponentialMovingAverage`` for the generator. Defaults to None.
+        loss_config (dict, optional): ``dict(gan_loss=dict(type=...))`` with one of
+            ``MultiScaleWGANGPLoss`` (the default), ``NonSaturatingR1Loss``,
+            ``RelativisticAverageHingeLoss``.
+    """
+
+    def __init__(self,
+                 generator: ModelType,
+                 discriminator: ModelType,
+                 data_preprocessor: Optional[dict] = None,
+                 generator_steps: int = 1,
+                 discriminator_steps: int = 1,
+                 noise_size: Optional[int] = None,
+                 ema_config: Optional[dict] = None,
+                 loss_config: Optional[dict] = None) -> None:
+        loss_config = loss_config or dict(
+            gan_loss=dict(type='MultiScaleWGANGPLoss'))
+        super().__init__(generator, discriminator, data_preprocessor,
+                         generator_steps, discriminator_steps, noise_size,
+                         ema_config, loss_config)
+        if not hasattr(self.gan_loss, 'disc_loss'):
+            raise ValueError(
+                'MSGGAN needs loss_config=dict(gan_loss=dict(type=...)) with a '
+                'multi-scale loss: MultiScaleWGANGPLoss, NonSaturatingR1Loss or '
+                f'RelativisticAverageHingeLoss; got {loss_config!r}.')
+        self._check_scales_match()
+
+    def _check_scales_match(self) -> None:
+        """Fail at build time when G and D were built for different scales."""
+        gen, disc = self.generator, self.discriminator
+        g = (getattr(gen, 'resolutions', None), getattr(gen, 'img_channels', 0))
+        d = (getattr(disc, 'resolutions', None),
+             getattr(disc, 'img_channels', 0))
+        if g != d:
+            raise ValueError(
+                f'The generator makes scales {g[0]} with {g[1]} channels but the '
+                f'discriminator reads scales {d[0]} with {d[1]} channels: give '
+                'both the same resolution (out_scale / in_scale) and '
+                'img_channels.')
+
+    def generate_scales(self, num_batches: int) -> List[Tensor]:
+        """Sample fresh latents and return the generator's images, low to high.
+
+        Args:
+            num_batches (int): Batch size.
+
+        Returns:
+            list[Tensor]: One batch per scale.
+        """
+        noise = self.noise_fn(num_batches=num_batches)
+        return self.generator(noise, return_scales=True)
+
+    def real_scales(self, real: Tensor, fake: List[Tensor]) -> List[Tensor]:
+        """The real-image pyramid at the resolutions of ``fake``.
+
+        Args:
+            real (Tensor): Preprocessed real batch ``(N, C, R, R)``.
+            fake (list[Tensor]): Generated scales, low to high.
+
+        Returns:
+            list[Tensor]: Real scales, low to high.
+        """
+        if real.shape[1:] != fake[-1].shape[1:]:
+            raise ValueError(
+                f'Real images are shaped (C, H, W) = {tuple(real.shape[1:])} '
+                f'but the generator makes {tuple(fake[-1].shape[1:])}: set '
+                'img_channels and the resolution to match the data, or convert '
+                "the data (LoadImageFromFile color_type='grayscale' or 'color', "
+                'a Resize transform).')
+        return image_pyramid(real, [f.shape[-1] for f in fake])
+
+    def train_discriminator(self, inputs: dict, data_samples: DataSample,
+                            optimizer_wrapper: OptimWrapper
+                            ) -> Dict[str, Tensor]:
+        """One discriminator update on a real batch and a fresh fake batch.
+
+        Args:
+            inputs (dict): Unused; real images are ``data_samples.gt_img``.
+            data_samples (DataSample): The preprocessed batch.
+            optimizer_wrapper (OptimWrapper): The discriminator's optimizer.
+
+        Returns:
+            dict[str, Tensor]: Values to log.
+        """
+        real = data_samples.gt_img
+        with torch.no_grad():
+            fake = self.generate_scales(real.shape[0])
+        losses = self.gan_loss.disc_loss(
+            self.discriminator, self.real_scales(real, fake), fake,
+            getattr(optimizer_wrapper, 'loss_scaler', None))
+        loss, log_vars = self.parse_losses(losses)
+        optimizer_wrapper.update_params(loss)
+        return log_vars
+
+    def train_generator(self, inputs: dict, data_samples: DataSample,
+                        optimizer_wrapper: OptimWrapper) -> Dict[str, Tensor]:
+        """One generator update; D is frozen by ``BaseGAN.train_step``.
+
+        Args:
+            inputs (dict): Unused; real images are ``data_samples.gt_img``.
+            data_samples (DataSample): The preprocessed batch (the relativistic
+                loss scores it).
+            optimizer_wrapper (OptimWrapper): The generator's optimizer.
+
+        Returns:
+            dict[str, Tensor]: Values to log.
+        """
+        real = data_samples.gt_img
+        fake = self.generate_scales(real.shape[0])
+        losses = self.gan_loss.gen_loss(self.discriminator,
+                                        self.real_scales(real, fake), fake)
+        loss, log_vars = self.parse_losses(losses)
+        optimizer_wrapper.update_params(loss)
+        return log_vars

@@ -1,0 +1,124 @@
+# Copyright (c) msg-gan-mmagic contributors. All rights reserved.
+"""MSG-ProGAN generator: a ProGAN generator that emits an image at every scale."""
+from typing import Callable, List, Optional, Union
+
+import torch.nn as nn
+import torch.nn.functional as F
+from mmagic.models.editors.pggan import EqualizedLRConvModule, PGGANNoiseTo2DFeat
+from mmagic.models.utils import get_module_device, noise_sample_fn
+from mmagic.registry import MODELS
+from mmengine.model import BaseModule
+from torch import Tensor
+
+from .scales import channel_width, scale_resolutions
+
+
+@MODELS.register_module()
+class MSGProGANGenerator(BaseModule):
+    """The MSG-ProGAN generator (paper Table 6), without progressive growing.
+
+    ``z -> hypersphere norm -> dense to 4x4 -> LReLU -> PixelNorm -> conv3x3 -> LReLU
+    -> PixelNorm``, then one block per doubling: nearest x2 upsample, two
+    ``conv3x3 -> LReLU(0.2) -> PixelNorm``. Every block has its own 1x1 to-RGB head
+    (linear, gain 1); the heads are independent, none is summed into the next.
+    All layers use the equalized learning rate (weights ~ N(0, 1), scaled at run
+    time by ``gain / sqrt(fan_in)``, gain sqrt(2) for hidden layers).
+
+    Choices where the sources differ (documented in the spec): the 4x4 step is
+    mmagic's ``PGGANNoiseTo2DFeat`` (a dense layer with gain sqrt(2)/4 and a
+    PixelNorm after it, as in the official ProGAN) rather than the reference code's
+    transposed conv; latents are normalised to the hypersphere inside the
+    generator, so every caller gets it; outputs are linear (no tanh) and trained
+    against data in [-1, 1].
+
+    Args:
+        out_scale (int): Output resolution, a power of two >= 8.
+        noise_size (int, optional): Latent size. Defaults to the 4x4 width
+            (512 with the paper's widths).
+        img_channels (int): Image channels (1 grey, 3 RGB). Defaults to 3.
+        channel_base (int): Widths are ``min(max_channels, channel_base // r)``.
+            Defaults to 16384 (paper).
+        max_channels (int): See ``channel_base``. Defaults to 512 (paper).
+        init_cfg (dict, optional): Initialization config. Defaults to None.
+    """
+
+    def __init__(self,
+                 out_scale: int,
+                 noise_size: Optional[int] = None,
+                 img_channels: int = 3,
+                 channel_base: int = 16384,
+                 max_channels: int = 512,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        self.resolutions = scale_resolutions(out_scale)
+        self.out_scale = out_scale
+        self.img_channels = img_channels
+        widths = [
+            channel_width(r, channel_base, max_channels)
+            for r in self.resolutions
+        ]
+        self.noise_size = noise_size or widths[0]
+
+        def conv(in_channels: int, out_channels: int) -> EqualizedLRConvModule:
+            return EqualizedLRConvModule(
+                in_channels,
+                out_channels,
+                kernel_size=3,
+                padding=1,
+                act_cfg=dict(type='LeakyReLU', negative_slope=0.2),
+                norm_cfg=dict(type='PixelNorm'),
+                order=('conv', 'act', 'norm'))
+
+        self.noise2feat = PGGANNoiseTo2DFeat(self.noise_size, widths[0])
+        self.blocks = nn.ModuleList([conv(widths[0], widths[0])])
+        for in_ch, out_ch in zip(widths[:-1], widths[1:]):
+            self.blocks.append(
+                nn.Sequential(
+                    nn.Upsample(scale_factor=2, mode='nearest'),
+                    conv(in_ch, out_ch), conv(out_ch, out_ch)))
+        self.to_rgbs = nn.ModuleList([
+            EqualizedLRConvModule(
+                width,
+                img_channels,
+                kernel_size=1,
+                act_cfg=None,
+                equalized_lr_cfg=dict(gain=1.)) for width in widths
+        ])
+
+    def forward(self,
+                noise: Union[Tensor, Callable, None] = None,
+                num_batches: int = 0,
+                return_noise: bool = False,
+                return_scales: bool = False) -> Union[Tensor, List[Tensor],
+                                                      dict]:
+        """Generate images.
+
+        Args:
+            noise (Tensor | callable | None): Latents ``(N, noise_size)``, a
+                sampler called with the shape, or None for N(0, I).
+            num_batches (int): Batch size when sampling the noise. Defaults to 0.
+            return_noise (bool): Return a dict with ``fake_img`` and
+                ``noise_batch``. Defaults to False.
+            return_scales (bool): Return the images of every scale, low to high
+                (``[4x4, ..., out_scale]``), instead of the highest one only.
+                Defaults to False, as mmagic's GANs, metrics and hooks expect.
+
+        Returns:
+            Tensor | list[Tensor] | dict: The image(s), or a dict when
+            ``return_noise``.
+        """
+        noise_batch = noise_sample_fn(
+            noise,
+            num_batches=num_batches,
+            noise_size=self.noise_size,
+            device=get_module_device(self))
+        x = self.noise2feat(noise_batch)
+        images = []
+        for block, to_rgb in zip(self.blocks, self.to_rgbs):
+            x = block(x)
+            if return_scales:
+                images.append(to_rgb(x))
+        fake_img = images if return_scales else self.to_rgbs[-1](x)
+        if return_noise:
+            return dict(fake_img=fake_img, noise_batch=noise_batch)
+        return fake_img
