@@ -5,13 +5,16 @@ _base_ = [
     './_base_/msg_runtime.py'
 ]
 
-widths = dict(channel_base=2048, max_channels=64)  # 64, 64, 64, 64 at 4..32
+widths = dict(channel_base=1024, max_channels=32)  # 32 channels at 4..32
 model = dict(
     generator=dict(out_scale=32, img_channels=1, **widths),
     discriminator=dict(in_scale=32, img_channels=1, **widths))
 
-train_cfg = dict(max_iters=3000, val_interval=10**9)
+train_cfg = dict(max_iters=2000, val_interval=1000)
 default_hooks = dict(checkpoint=dict(interval=500))
 custom_hooks = [dict(type='MultiScaleSampleHook', interval=250, num_samples=8)]
-val_cfg = val_evaluator = val_dataloader = None
-test_cfg = test_evaluator = test_dataloader = None
+# Sliced Wasserstein distance over a Laplacian pyramid (needs no network weights).
+metrics = [dict(type='SWD', fake_nums=1024, image_shape=(1, 32, 32),
+                sample_model='ema')]
+val_evaluator = dict(metrics=metrics)
+test_evaluator = dict(metrics=metrics)

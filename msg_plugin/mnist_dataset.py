@@ -57,8 +57,8 @@ class EmbeddedMNISTDataset(BaseDataset):
     Each record holds:
 
     - ``gt``: the image, ``np.uint8`` of shape (img_size, img_size, 1). It is
-      read by ``PackInputs(keys='gt')`` and ends up as ``inputs`` and as
-      ``data_samples.gt_img``.
+      packed by ``PackInputs()`` into ``data_samples.gt_img`` (as mmagic's
+      GAN configs do; not into ``inputs``, which sampling reads as noise).
     - ``gt_label``: the digit (int), packed as ``data_samples.gt_label``.
     - ``gt_path``: provenance, ``'mnist_5k.csv.gz#<row>'`` (metainfo).
     - ``gt_color_type='grayscale'`` and ``gt_channel_order='rgb'``: what
@@ -70,7 +70,7 @@ class EmbeddedMNISTDataset(BaseDataset):
         img_size (int): Side of the square output images, a power of two
             >= 4. Defaults to 32.
         pipeline (list[dict | callable]): Processing pipeline, typically
-            ``[dict(type='PackInputs', keys='gt')]``. Defaults to [].
+            ``[dict(type='PackInputs')]``. Defaults to [].
         test_mode (bool): ``test_mode=True`` means in test phase.
             Defaults to False.
         metainfo (dict, optional): Meta information merged into

@@ -3,6 +3,7 @@
 import argparse
 
 from mmengine.fileio import dump
+from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
 import msg_plugin  # noqa: F401  (host workarounds before mmagic is imported)
@@ -19,14 +20,25 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
+class KeepMetrics(Hook):
+    """Keep the test metrics (mmagic's ``MultiTestLoop.run`` returns None)."""
+
+    metrics = None
+
+    def after_test_epoch(self, runner, metrics=None) -> None:
+        self.metrics = {k: float(v) for k, v in (metrics or {}).items()}
+
+
 def main() -> None:
     args = parse_args()
     cfg = load_run_config(args)
     cfg.load_from = args.checkpoint
     runner = Runner.from_cfg(cfg)
-    metrics = runner.test()
+    kept = KeepMetrics()
+    runner.register_hook(kept, 'LOWEST')
+    runner.test()
     if args.out and runner.rank == 0:
-        dump(metrics, args.out)
+        dump(kept.metrics, args.out)
 
 
 if __name__ == '__main__':

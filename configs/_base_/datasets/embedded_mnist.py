@@ -7,4 +7,17 @@ train_dataloader = dict(
     dataset=dict(
         type='EmbeddedMNISTDataset',
         img_size=32,
-        pipeline=[dict(type='PackInputs', keys='gt')]))
+        pipeline=[dict(type='PackInputs')]))
+
+# Real images for the metrics (the same 5,000 digits, in order).
+val_dataloader = dict(
+    batch_size=64,
+    num_workers=0,
+    persistent_workers=False,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type='EmbeddedMNISTDataset',
+        img_size=32,
+        test_mode=True,
+        pipeline=[dict(type='PackInputs')]))
+test_dataloader = val_dataloader
