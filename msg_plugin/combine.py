@@ -12,6 +12,8 @@ incoming features and ``r'`` a 1x1 convolution:
 Each is built with the feature and image channel counts of its block and tells the
 block its output width through ``out_channels``.
 """
+from typing import Optional
+
 import torch
 import torch.nn as nn
 from mmagic.models.editors.pggan import EqualizedLRConvModule
@@ -62,7 +64,7 @@ class LinCatCombine(nn.Module):
     def __init__(self,
                  feat_channels: int,
                  img_channels: int,
-                 proj_channels: int = None) -> None:
+                 proj_channels: Optional[int] = None) -> None:
         super().__init__()
         proj_channels = proj_channels or max(1, feat_channels // 2)
         self.proj = EqualizedLRConvModule(

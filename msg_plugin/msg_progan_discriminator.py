@@ -37,6 +37,12 @@ class MSGProGANDiscriminator(BaseModule):
     conv4x4 (valid) -> linear``. With phi_simple and the paper's widths the block
     inputs are 35/36, 67/68, 131/132, 259/260, 515/516 channels at 512..4.
 
+    Where the reference PyTorch code (BMSG-GAN) differs, this follows the paper:
+    the widths mirror the generator's (the reference halves them), a
+    MinibatchStdDev layer (group size 4) opens every block (the reference has one,
+    in the last block, over the whole batch), and the full-resolution from-RGB is
+    linear.
+
     Args:
         in_scale (int): Input (highest) resolution, a power of two >= 8.
         img_channels (int): Image channels (1 grey, 3 RGB). Defaults to 3.

@@ -3,7 +3,6 @@
 from typing import Callable, List, Optional, Union
 
 import torch.nn as nn
-import torch.nn.functional as F
 from mmagic.models.editors.pggan import EqualizedLRConvModule, PGGANNoiseTo2DFeat
 from mmagic.models.utils import get_module_device, noise_sample_fn
 from mmagic.registry import MODELS

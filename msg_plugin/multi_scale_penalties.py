@@ -5,7 +5,7 @@ mmagic's ``gradient_penalty_loss`` and ``r1_gradient_penalty_loss`` take one ten
 these take the list of scales and reduce to them exactly when there is one scale
 (with ``norm_mode='HWC'``: the norm is over each sample's C*H*W values).
 """
-from typing import Callable, List, Optional, Sequence
+from typing import Callable, List, Sequence
 
 import torch
 from torch import Tensor, autograd
