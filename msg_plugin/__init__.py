@@ -19,6 +19,8 @@ from .msg_losses import (MultiScaleWGANGPLoss, NonSaturatingR1Loss,  # noqa: E40
                          RelativisticAverageHingeLoss)
 from .msg_progan_discriminator import MSGProGANDiscriminator  # noqa: E402
 from .msg_progan_generator import MSGProGANGenerator  # noqa: E402
+from .msg_stylegan_discriminator import MSGStyleDiscriminator  # noqa: E402
+from .msg_stylegan_generator import MSGStyleGenerator  # noqa: E402
 from .multi_scale_sample_hook import MultiScaleSampleHook  # noqa: E402
 from .pyramid import image_pyramid  # noqa: E402
 
@@ -26,6 +28,6 @@ __version__ = '0.1.0'
 __all__ = [
     'CatLinCombine', 'EmbeddedMNISTDataset', 'ImageFolderDataset',
     'LinCatCombine', 'MSGGAN', 'MSGProGANDiscriminator', 'MSGProGANGenerator',
-    'MultiScaleSampleHook', 'MultiScaleWGANGPLoss', 'NonSaturatingR1Loss',
+    'MSGStyleDiscriminator', 'MSGStyleGenerator', 'MultiScaleSampleHook', 'MultiScaleWGANGPLoss', 'NonSaturatingR1Loss',
     'RelativisticAverageHingeLoss', 'SimpleCombine', 'image_pyramid'
 ]

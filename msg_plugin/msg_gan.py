@@ -28,10 +28,12 @@ class MSGGAN(BaseGAN):
     with any other GAN.
 
     Args:
-        generator (dict | nn.Module): A multi-scale generator, e.g.
-            ``MSGProGANGenerator``.
-        discriminator (dict | nn.Module): A multi-scale discriminator, e.g.
-            ``MSGProGANDiscriminator``, built for the same scales.
+        generator (dict | nn.Module): A multi-scale generator
+            (``MSGProGANGenerator``, ``MSGStyleGenerator``), or any mmagic
+            generator when the discriminator reads a single scale.
+        discriminator (dict | nn.Module): A multi-scale discriminator
+            (``MSGProGANDiscriminator``, ``MSGStyleDiscriminator``); it is fed
+            the scales in its ``resolutions``.
         data_preprocessor (dict, optional): Defaults to None.
         generator_steps (int): G updates per G turn. Defaults to 1.
         discriminator_steps (int): D updates per G turn. Defaults to 1.
@@ -66,20 +68,35 @@ class MSGGAN(BaseGAN):
         self._check_scales_match()
 
     def _check_scales_match(self) -> None:
-        """Fail at build time when G and D were built for different scales."""
+        """Fail at build time when G cannot feed the scales D reads.
+
+        A multi-scale generator (one with ``resolutions``, e.g.
+        ``MSGProGANGenerator``) must emit every scale the discriminator reads;
+        any other generator (mmagic's own) gives one image, so the discriminator
+        must read one scale (``msg_scales=[]``).
+        """
         gen, disc = self.generator, self.discriminator
-        g = (getattr(gen, 'resolutions', None), getattr(gen, 'img_channels', 0))
-        d = (getattr(disc, 'resolutions', None),
-             getattr(disc, 'img_channels', 0))
-        if g != d:
+        wanted = list(disc.resolutions)
+        g_channels = getattr(gen, 'img_channels', disc.img_channels)
+        if hasattr(gen, 'resolutions'):
+            if not set(wanted) <= set(gen.resolutions) or (
+                    g_channels != disc.img_channels):
+                raise ValueError(
+                    f'The generator makes scales {gen.resolutions} with '
+                    f'{g_channels} channels but the discriminator reads '
+                    f'{wanted} with {disc.img_channels}: give both the same '
+                    'resolution (out_scale / in_scale) and img_channels.')
+            self._scale_index = [gen.resolutions.index(r) for r in wanted]
+        elif len(wanted) != 1:
             raise ValueError(
-                f'The generator makes scales {g[0]} with {g[1]} channels but the '
-                f'discriminator reads scales {d[0]} with {d[1]} channels: give '
-                'both the same resolution (out_scale / in_scale) and '
-                'img_channels.')
+                f'{type(gen).__name__} returns one image, but the '
+                f'discriminator reads the scales {wanted}: use an MSG '
+                'generator, or msg_scales=[] on the discriminator.')
+        else:
+            self._scale_index = None
 
     def generate_scales(self, num_batches: int) -> List[Tensor]:
-        """Sample fresh latents and return the generator's images, low to high.
+        """Sample fresh latents and return the scales D reads, low to high.
 
         Args:
             num_batches (int): Batch size.
@@ -88,7 +105,10 @@ class MSGGAN(BaseGAN):
             list[Tensor]: One batch per scale.
         """
         noise = self.noise_fn(num_batches=num_batches)
-        return self.generator(noise, return_scales=True)
+        if self._scale_index is None:
+            return [self.generator(noise)]
+        scales = self.generator(noise, return_scales=True)
+        return [scales[i] for i in self._scale_index]
 
     def real_scales(self, real: Tensor, fake: List[Tensor]) -> List[Tensor]:
         """The real-image pyramid at the resolutions of ``fake``.

@@ -4,13 +4,10 @@ from typing import List, Optional, Sequence
 
 import torch.nn as nn
 from mmagic.models.editors.pggan import (EqualizedLRConvModule,
-                                         EqualizedLRLinearModule,
-                                         MiniBatchStddevLayer)
+                                         EqualizedLRLinearModule)
 from mmagic.registry import MODELS
-from mmengine.model import BaseModule
-from torch import Tensor
 
-from .scales import channel_width, check_scales, scale_resolutions
+from .multi_scale_discriminator import MultiScaleDiscriminator
 
 
 def _conv(in_channels: int,
@@ -25,7 +22,7 @@ def _conv(in_channels: int,
 
 
 @MODELS.register_module()
-class MSGProGANDiscriminator(BaseModule):
+class MSGProGANDiscriminator(MultiScaleDiscriminator):
     """The MSG-ProGAN discriminator (paper Table 7).
 
     ``a'_0 = d_0(y)``, ``a'_j = d_j(phi(o_{k-j}, a'_{j-1}))``,
@@ -49,10 +46,11 @@ class MSGProGANDiscriminator(BaseModule):
         channel_base (int): Widths are ``min(max_channels, channel_base // r)``.
             Defaults to 16384 (paper).
         max_channels (int): See ``channel_base``. Defaults to 512 (paper).
-        combine (dict): Config of the combine function phi, built once per scale
-            below ``in_scale`` with ``feat_channels`` and ``img_channels``.
-            Defaults to ``dict(type='SimpleCombine')``.
-        mbstd_cfg (dict): Arguments of mmagic's ``MiniBatchStddevLayer``.
+        combine (dict): Config of phi. Defaults to ``SimpleCombine`` (the
+            paper's best for MSG-ProGAN).
+        msg_scales (Sequence[int], optional): Resolutions below ``in_scale``
+            that are merged; None (default) for all, ``[]`` for none.
+        mbstd_cfg (dict, optional): Arguments of ``MiniBatchStddevLayer``.
             Defaults to ``dict(group_size=4)``.
         init_cfg (dict, optional): Initialization config. Defaults to None.
     """
@@ -63,76 +61,30 @@ class MSGProGANDiscriminator(BaseModule):
                  channel_base: int = 16384,
                  max_channels: int = 512,
                  combine: Optional[dict] = None,
+                 msg_scales: Optional[Sequence[int]] = None,
                  mbstd_cfg: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
-        super().__init__(init_cfg=init_cfg)
-        self.resolutions = scale_resolutions(in_scale)
-        self.in_scale = in_scale
-        self.img_channels = img_channels
-        combine = combine or dict(type='SimpleCombine')
-        mbstd_cfg = dict(group_size=4, **(mbstd_cfg or {}))
-        self.mbstd_group_size = mbstd_cfg['group_size']
+        super().__init__(in_scale, img_channels, channel_base, max_channels,
+                         combine or dict(type='SimpleCombine'), msg_scales,
+                         mbstd_cfg, init_cfg)
 
-        def width(r: int) -> int:
-            return channel_width(r, channel_base, max_channels)
+    def make_from_rgb(self, out_channels: int) -> nn.Module:
+        """Linear 1x1 from-RGB (paper Table 7)."""
+        return EqualizedLRConvModule(
+            self.img_channels, out_channels, kernel_size=1, act_cfg=None)
 
-        self.from_rgb = EqualizedLRConvModule(
-            img_channels, width(in_scale), kernel_size=1, act_cfg=None)
-        self.combines = nn.ModuleList()
-        self.blocks = nn.ModuleList()
-        for r in reversed(self.resolutions):  # high to low
-            in_channels = width(r)
-            if r != in_scale:
-                phi = MODELS.build(
-                    combine,
-                    default_args=dict(
-                        feat_channels=width(r), img_channels=img_channels))
-                self.combines.append(phi)
-                in_channels = phi.out_channels
-            if r > 4:
-                layers = [
-                    _conv(in_channels + 1, width(r)),
-                    _conv(width(r), width(r // 2)),
-                    nn.AvgPool2d(2)
-                ]
-            else:
-                layers = [
-                    _conv(in_channels + 1, width(4)),
-                    _conv(width(4), width(4), kernel_size=4),
-                    nn.Flatten(),
-                    EqualizedLRLinearModule(
-                        width(4), 1, equalized_lr_cfg=dict(gain=1.))
-                ]
-            self.blocks.append(
-                nn.Sequential(MiniBatchStddevLayer(**mbstd_cfg), *layers))
-
-    @property
-    def block_in_channels(self) -> List[int]:
-        """Input channels of each block's first conv, high to low resolution."""
-        return [block[1].conv.in_channels for block in self.blocks]
-
-    def forward(self, images: Sequence[Tensor]) -> Tensor:
-        """Score a batch given at every scale.
-
-        Args:
-            images (Sequence[Tensor]): One batch per scale, low to high
-                (``[4x4, ..., in_scale]``), as the generator returns them with
-                ``return_scales=True``.
-
-        Returns:
-            Tensor: Critic scores ``(N, 1)``.
-        """
-        check_scales(images, self.resolutions, self.img_channels,
-                     type(self).__name__)
-        n, group = images[-1].shape[0], self.mbstd_group_size
-        if n > group and n % group:
-            raise ValueError(
-                f'Batch size {n} is not divisible by the MinibatchStdDev group '
-                f'size {group}: use a batch size that is a multiple of {group} '
-                '(or at most it), or change mbstd_cfg.group_size.')
-        x = self.from_rgb(images[-1])
-        x = self.blocks[0](x)
-        for img, phi, block in zip(images[-2::-1], self.combines,
-                                   self.blocks[1:]):
-            x = block(phi(img, x))
-        return x
+    def make_block(self, resolution: int, in_channels: int) -> List[nn.Module]:
+        """Two 3x3 convs and 2x2 average pooling; conv4x4 + linear at 4x4."""
+        width = self.width(resolution)
+        if resolution > 4:
+            return [
+                _conv(in_channels, width),
+                _conv(width, self.width(resolution // 2)),
+                nn.AvgPool2d(2)
+            ]
+        return [
+            _conv(in_channels, width),
+            _conv(width, width, kernel_size=4),
+            nn.Flatten(),
+            EqualizedLRLinearModule(width, 1, equalized_lr_cfg=dict(gain=1.))
+        ]

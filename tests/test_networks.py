@@ -134,3 +134,16 @@ def test_batch_must_fit_minibatch_stddev_groups():
     with pytest.raises(ValueError, match='not divisible'):
         disc([torch.randn(6, 3, r, r) for r in (4, 8)])
     assert disc([torch.randn(3, 3, r, r) for r in (4, 8)]).shape == (3, 1)
+
+
+@pytest.mark.parametrize('kind', [
+    'MSGProGANGenerator', 'MSGProGANDiscriminator', 'MSGStyleGenerator',
+    'MSGStyleDiscriminator'
+])
+def test_runner_init_weights_keeps_equalized_lr_init(kind):
+    size = 'in_scale' if 'Disc' in kind else (
+        'out_scale' if 'ProGAN' in kind else 'out_size')
+    net = MODELS.build({'type': kind, size: 16, **TINY})
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    net.init_weights()  # what the Runner calls before training
+    assert all(torch.equal(v, net.state_dict()[k]) for k, v in before.items())

@@ -13,6 +13,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = 'configs/msg_progan_mnist.py'
+DEMOS = ['configs/msg_progan_mnist.py', 'configs/msg_stylegan_mnist.py']
 TINY = [
     f'model.{net}.{key}={value}' for net in ('generator', 'discriminator')
     for key, value in (('channel_base', 64), ('max_channels', 8))
@@ -35,8 +36,8 @@ def run(*args, env=None, expect_ok=True):
     return output
 
 
-def train(work_dir, max_iters, *extra, env=None):
-    return run(sys.executable, 'tools/train.py', CONFIG, '--work-dir',
+def train(work_dir, max_iters, *extra, env=None, config=CONFIG):
+    return run(sys.executable, 'tools/train.py', config, '--work-dir',
                work_dir, *extra, '--cfg-options',
                f'train_cfg.max_iters={max_iters}', *TINY, env=env)
 
@@ -50,8 +51,9 @@ def logged_steps(run_dirs):
 
 
 @pytest.mark.slow
-def test_train_writes_sheets_and_checkpoints_then_resumes(tmp_path):
-    train(tmp_path, 4)
+@pytest.mark.parametrize('config', DEMOS)
+def test_train_writes_sheets_and_checkpoints_then_resumes(tmp_path, config):
+    train(tmp_path, 4, config=config)
     assert (tmp_path / 'iter_4.pth').is_file()
     sheets = sorted(tmp_path.glob('*/vis_data/vis_image/multi_scale_*.png'))
     assert [s.name for s in sheets] == ['multi_scale_2.png', 'multi_scale_4.png']
@@ -60,7 +62,7 @@ def test_train_writes_sheets_and_checkpoints_then_resumes(tmp_path):
     assert logged_steps(next(tmp_path.glob('2*'))) == {1, 2, 3, 4}
 
     first_run = {p.name for p in tmp_path.iterdir() if p.is_dir()}
-    out = train(tmp_path, 6, '--resume')
+    out = train(tmp_path, 6, '--resume', config=config)
     assert 'resumed epoch: 0, iter: 4' in out
     ckpt = torch.load(tmp_path / 'iter_6.pth', map_location='cpu')
     assert ckpt['meta']['iter'] == 6
@@ -73,10 +75,11 @@ def test_train_writes_sheets_and_checkpoints_then_resumes(tmp_path):
 
 
 @pytest.mark.slow
-def test_checkpoint_evaluates_and_samples_through_mmagic(tmp_path):
-    train(tmp_path, 2)
+@pytest.mark.parametrize('config', DEMOS)
+def test_checkpoint_evaluates_and_samples_through_mmagic(tmp_path, config):
+    train(tmp_path, 2, config=config)
     out_file = tmp_path / 'metrics.json'
-    run(sys.executable, 'tools/test.py', CONFIG, tmp_path / 'iter_2.pth',
+    run(sys.executable, 'tools/test.py', config, tmp_path / 'iter_2.pth',
         '--work-dir', tmp_path, '--out', out_file, '--cfg-options', *TINY)
     metrics = json.loads(out_file.read_text())
     assert set(metrics) == {'avg', '16', '32'}  # SWD per pyramid level
@@ -86,7 +89,7 @@ def test_checkpoint_evaluates_and_samples_through_mmagic(tmp_path):
     from mmagic.apis.inferencers import Inferencers
     inferencer = Inferencers(
         task='unconditional',
-        config=str(tmp_path / 'msg_progan_mnist.py'),
+        config=str(tmp_path / Path(config).name),
         ckpt=str(tmp_path / 'iter_2.pth'),
         extra_parameters=dict(num_batches=3, sample_model='ema'))
     out = tmp_path / 'samples.png'
@@ -117,3 +120,18 @@ def test_amp_without_cuda_is_one_clear_error(tmp_path):
     out = run(sys.executable, 'tools/train.py', CONFIG, '--amp',
               '--work-dir', tmp_path, expect_ok=False)
     assert '--amp needs a CUDA GPU' in out
+
+
+@pytest.mark.slow
+def test_step_speed_benchmark_reports_both_demos():
+    out = run(sys.executable, 'tools/bench/step_speed.py', *DEMOS, '--steps',
+              1, '--warmup', 0, '--cfg-options', *TINY[:4],
+              'train_dataloader.batch_size=4')
+    last, = (line for line in out.splitlines()
+             if line.startswith('msg_progan_mnist_s_per_iter='))
+    pairs = dict(pair.split('=') for pair in last.split())
+    assert set(pairs) == {
+        'msg_progan_mnist_s_per_iter', 'msg_stylegan_mnist_s_per_iter',
+        'msg_stylegan_mnist_vs_msg_progan_mnist'
+    }
+    assert all(float(v) > 0 for v in pairs.values())

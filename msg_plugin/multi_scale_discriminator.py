@@ -1,0 +1,142 @@
+# Copyright (c) msg-gan-mmagic contributors. All rights reserved.
+"""What every MSG discriminator shares: scales, combine functions, the loop."""
+from typing import List, Optional, Sequence
+
+import torch.nn as nn
+from mmagic.models.editors.pggan import MiniBatchStddevLayer
+from mmagic.registry import MODELS
+from mmengine.model import BaseModule
+from torch import Tensor
+
+from .scales import channel_width, check_scales, scale_resolutions
+
+
+class MultiScaleDiscriminator(BaseModule):
+    """Base of the MSG discriminators: one block per resolution, high to low.
+
+    The full-resolution image enters through ``make_from_rgb``; the image of every
+    scale in ``msg_scales`` is merged by the combine function phi into the input of
+    the block of its resolution; a MinibatchStdDev layer opens every block. A
+    subclass gives the layers of the from-RGB and of each block.
+
+    Args:
+        in_scale (int): Input (highest) resolution, a power of two >= 8.
+        img_channels (int): Image channels (1 grey, 3 RGB).
+        channel_base (int): Widths are ``min(max_channels, channel_base // r)``.
+        max_channels (int): See ``channel_base``.
+        combine (dict): Config of phi, built per merged scale with
+            ``feat_channels`` and ``img_channels``.
+        msg_scales (Sequence[int], optional): Resolutions below ``in_scale`` whose
+            images are merged (the multi-scale connections). Defaults to None:
+            all of them; ``[]`` makes a single-scale discriminator.
+        mbstd_cfg (dict, optional): Arguments of mmagic's
+            ``MiniBatchStddevLayer``; group size 4 by default.
+        init_cfg (dict, optional): Initialization config. Defaults to None.
+    """
+
+    def __init__(self,
+                 in_scale: int,
+                 img_channels: int,
+                 channel_base: int,
+                 max_channels: int,
+                 combine: dict,
+                 msg_scales: Optional[Sequence[int]] = None,
+                 mbstd_cfg: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        self.in_scale = in_scale
+        self.img_channels = img_channels
+        self.channel_base = channel_base
+        self.max_channels = max_channels
+        block_scales = scale_resolutions(in_scale)
+        if msg_scales is None:
+            msg_scales = block_scales[:-1]
+        elif not set(msg_scales) <= set(block_scales[:-1]):
+            raise ValueError(
+                f'msg_scales={list(msg_scales)} must be chosen from '
+                f'{block_scales[:-1]}: the resolutions below in_scale='
+                f'{in_scale} (the full resolution is always read).')
+        self.resolutions = sorted(set(msg_scales)) + [in_scale]
+        mbstd_cfg = dict(group_size=4, **(mbstd_cfg or {}))
+        self.mbstd_group_size = mbstd_cfg['group_size']
+
+        self.from_rgb = self.make_from_rgb(self.width(in_scale))
+        self.combines = nn.ModuleDict()
+        self.blocks = nn.ModuleList()
+        for r in reversed(block_scales):
+            in_channels = self.width(r)
+            if r in self.resolutions[:-1]:
+                phi = MODELS.build(
+                    combine,
+                    default_args=dict(
+                        feat_channels=in_channels, img_channels=img_channels))
+                self.combines[str(r)] = phi
+                in_channels = phi.out_channels
+            self.blocks.append(
+                nn.Sequential(
+                    MiniBatchStddevLayer(**mbstd_cfg),
+                    *self.make_block(r, in_channels + 1)))
+
+    def init_weights(self) -> None:
+        """Keep the construction-time init unless ``init_cfg`` asks otherwise.
+
+        The equalized-LR layers are initialised N(0, 1) when built. mmengine's
+        default ``init_weights`` (called by the Runner) would run mmcv's
+        ``ConvModule.init_weights`` on the direct child ``from_rgb`` and overwrite
+        its weight with a Kaiming init, silently shrinking that layer.
+        """
+        if self.init_cfg:
+            super().init_weights()
+
+    def width(self, resolution: int) -> int:
+        """Width ``c(r)`` of this network at a resolution."""
+        return channel_width(resolution, self.channel_base, self.max_channels)
+
+    def make_from_rgb(self, out_channels: int) -> nn.Module:
+        """The layer reading the full-resolution image."""
+        raise NotImplementedError
+
+    def make_block(self, resolution: int, in_channels: int) -> List[nn.Module]:
+        """Layers of the block at ``resolution`` after its MinibatchStdDev.
+
+        Args:
+            resolution (int): The block's input resolution.
+            in_channels (int): Its input channels (MinibatchStdDev included).
+
+        Returns:
+            list[nn.Module]: The layers; the 4x4 block ends with the score.
+        """
+        raise NotImplementedError
+
+    @property
+    def block_in_channels(self) -> List[int]:
+        """Input channels of each block's first conv, high to low resolution."""
+        return [block[1].conv.in_channels for block in self.blocks]
+
+    def forward(self, images: Sequence[Tensor]) -> Tensor:
+        """Score a batch given at every scale this discriminator reads.
+
+        Args:
+            images (Sequence[Tensor]): One batch per scale of ``resolutions``,
+                low to high, e.g. from the generator with ``return_scales=True``.
+
+        Returns:
+            Tensor: Critic scores ``(N, 1)``.
+        """
+        check_scales(images, self.resolutions, self.img_channels,
+                     type(self).__name__)
+        n, group = images[-1].shape[0], self.mbstd_group_size
+        if n > group and n % group:
+            raise ValueError(
+                f'Batch size {n} is not divisible by the MinibatchStdDev group '
+                f'size {group}: use a batch size that is a multiple of {group} '
+                '(or at most it), or change mbstd_cfg.group_size.')
+        by_resolution = dict(zip(self.resolutions, images))
+        x = self.from_rgb(images[-1])
+        resolution = self.in_scale
+        for block in self.blocks:
+            if str(resolution) in self.combines:
+                x = self.combines[str(resolution)](by_resolution[resolution], x)
+            x = block(x)
+            resolution //= 2
+        return x
