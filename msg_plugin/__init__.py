@@ -28,6 +28,7 @@ __version__ = '0.1.0'
 __all__ = [
     'CatLinCombine', 'EmbeddedMNISTDataset', 'ImageFolderDataset',
     'LinCatCombine', 'MSGGAN', 'MSGProGANDiscriminator', 'MSGProGANGenerator',
-    'MSGStyleDiscriminator', 'MSGStyleGenerator', 'MultiScaleSampleHook', 'MultiScaleWGANGPLoss', 'NonSaturatingR1Loss',
+    'MSGStyleDiscriminator', 'MSGStyleGenerator', 'MultiScaleSampleHook',
+    'MultiScaleWGANGPLoss', 'NonSaturatingR1Loss',
     'RelativisticAverageHingeLoss', 'SimpleCombine', 'image_pyramid'
 ]
