@@ -1,6 +1,6 @@
 # Copyright (c) msg-gan-mmagic contributors. All rights reserved.
 """MSG-ProGAN discriminator: reads the image of every scale through phi."""
-from typing import List, Optional, Sequence
+from typing import List
 
 import torch.nn as nn
 from mmagic.models.editors.pggan import (EqualizedLRConvModule,
@@ -40,33 +40,9 @@ class MSGProGANDiscriminator(MultiScaleDiscriminator):
     in the last block, over the whole batch), and the full-resolution from-RGB is
     linear.
 
-    Args:
-        in_scale (int): Input (highest) resolution, a power of two >= 8.
-        img_channels (int): Image channels (1 grey, 3 RGB). Defaults to 3.
-        channel_base (int): Widths are ``min(max_channels, channel_base // r)``.
-            Defaults to 16384 (paper).
-        max_channels (int): See ``channel_base``. Defaults to 512 (paper).
-        combine (dict): Config of phi. Defaults to ``SimpleCombine`` (the
-            paper's best for MSG-ProGAN).
-        msg_scales (Sequence[int], optional): Resolutions below ``in_scale``
-            that are merged; None (default) for all, ``[]`` for none.
-        mbstd_cfg (dict, optional): Arguments of ``MiniBatchStddevLayer``.
-            Defaults to ``dict(group_size=4)``.
-        init_cfg (dict, optional): Initialization config. Defaults to None.
+    Arguments are those of :class:`MultiScaleDiscriminator`; phi defaults to
+    ``SimpleCombine``, the paper's best for MSG-ProGAN.
     """
-
-    def __init__(self,
-                 in_scale: int,
-                 img_channels: int = 3,
-                 channel_base: int = 16384,
-                 max_channels: int = 512,
-                 combine: Optional[dict] = None,
-                 msg_scales: Optional[Sequence[int]] = None,
-                 mbstd_cfg: Optional[dict] = None,
-                 init_cfg: Optional[dict] = None) -> None:
-        super().__init__(in_scale, img_channels, channel_base, max_channels,
-                         combine or dict(type='SimpleCombine'), msg_scales,
-                         mbstd_cfg, init_cfg)
 
     def make_from_rgb(self, out_channels: int) -> nn.Module:
         """Linear 1x1 from-RGB (paper Table 7)."""

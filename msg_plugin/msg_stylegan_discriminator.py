@@ -1,6 +1,6 @@
 # Copyright (c) msg-gan-mmagic contributors. All rights reserved.
 """MSG-StyleGAN discriminator: StyleGAN's discriminator reading every scale."""
-from typing import List, Optional, Sequence
+from typing import List, Sequence
 
 import torch.nn as nn
 from mmagic.models.editors.pggan import (EqualizedLRConvDownModule,
@@ -29,34 +29,21 @@ class MSGStyleDiscriminator(MultiScaleDiscriminator):
 
     Args:
         in_scale (int): Input (highest) resolution, a power of two >= 8.
-        img_channels (int): Image channels (1 grey, 3 RGB). Defaults to 3.
-        channel_base (int): Widths are ``min(max_channels, channel_base // r)``.
-            Defaults to 16384 (paper).
-        max_channels (int): See ``channel_base``. Defaults to 512 (paper).
-        combine (dict): Config of phi. Defaults to ``CatLinCombine``.
-        msg_scales (Sequence[int], optional): Resolutions below ``in_scale``
-            that are merged; None (default) for all, ``[]`` for none.
         blur_kernel (Sequence[int]): Blur before downsampling. Defaults to
             ``(1, 2, 1)``.
-        mbstd_cfg (dict, optional): Arguments of ``MiniBatchStddevLayer``.
-            Defaults to ``dict(group_size=4)``.
-        init_cfg (dict, optional): Initialization config. Defaults to None.
+        **kwargs: The other arguments of :class:`MultiScaleDiscriminator`
+            (``img_channels``, widths, ``combine``, ``msg_scales``,
+            ``mbstd_cfg``).
     """
+
+    default_combine = dict(type='CatLinCombine')
 
     def __init__(self,
                  in_scale: int,
-                 img_channels: int = 3,
-                 channel_base: int = 16384,
-                 max_channels: int = 512,
-                 combine: Optional[dict] = None,
-                 msg_scales: Optional[Sequence[int]] = None,
                  blur_kernel: Sequence[int] = (1, 2, 1),
-                 mbstd_cfg: Optional[dict] = None,
-                 init_cfg: Optional[dict] = None) -> None:
+                 **kwargs) -> None:
         self.blur_kernel = list(blur_kernel)
-        super().__init__(in_scale, img_channels, channel_base, max_channels,
-                         combine or dict(type='CatLinCombine'), msg_scales,
-                         mbstd_cfg, init_cfg)
+        super().__init__(in_scale, **kwargs)
 
     def make_from_rgb(self, out_channels: int) -> nn.Module:
         """1x1 from-RGB with bias and LReLU (StyleGAN)."""

@@ -21,11 +21,13 @@ class MultiScaleDiscriminator(BaseModule):
 
     Args:
         in_scale (int): Input (highest) resolution, a power of two >= 8.
-        img_channels (int): Image channels (1 grey, 3 RGB).
+        img_channels (int): Image channels (1 grey, 3 RGB). Defaults to 3.
         channel_base (int): Widths are ``min(max_channels, channel_base // r)``.
-        max_channels (int): See ``channel_base``.
-        combine (dict): Config of phi, built per merged scale with
-            ``feat_channels`` and ``img_channels``.
+            Defaults to 16384 (paper).
+        max_channels (int): See ``channel_base``. Defaults to 512 (paper).
+        combine (dict, optional): Config of phi, built per merged scale with
+            ``feat_channels`` and ``img_channels``. Defaults to the class's
+            ``default_combine``.
         msg_scales (Sequence[int], optional): Resolutions below ``in_scale`` whose
             images are merged (the multi-scale connections). Defaults to None:
             all of them; ``[]`` makes a single-scale discriminator.
@@ -34,16 +36,19 @@ class MultiScaleDiscriminator(BaseModule):
         init_cfg (dict, optional): Initialization config. Defaults to None.
     """
 
+    default_combine = dict(type='SimpleCombine')
+
     def __init__(self,
                  in_scale: int,
-                 img_channels: int,
-                 channel_base: int,
-                 max_channels: int,
-                 combine: dict,
+                 img_channels: int = 3,
+                 channel_base: int = 16384,
+                 max_channels: int = 512,
+                 combine: Optional[dict] = None,
                  msg_scales: Optional[Sequence[int]] = None,
                  mbstd_cfg: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
+        combine = combine or self.default_combine
         self.in_scale = in_scale
         self.img_channels = img_channels
         self.channel_base = channel_base

@@ -1,0 +1,12 @@
+# What both MNIST demos share: data, runtime, a 2,000-iteration CPU schedule,
+# all-scales sample sheets and the sliced Wasserstein distance (no network weights).
+_base_ = ['./datasets/embedded_mnist.py', './msg_runtime.py']
+
+train_cfg = dict(max_iters=2000, val_interval=1000)
+default_hooks = dict(checkpoint=dict(interval=500))
+custom_hooks = [dict(type='MultiScaleSampleHook', interval=250, num_samples=8)]
+metrics = [
+    dict(type='SWD', fake_nums=1024, image_shape=(1, 32, 32), sample_model='ema')
+]
+val_evaluator = dict(metrics=metrics)
+test_evaluator = dict(metrics=metrics)
