@@ -1,9 +1,11 @@
 # Copyright (c) msg-gan-mmagic contributors. All rights reserved.
 """The MSG-GAN model: BaseGAN training with every scale fed to the discriminator."""
+from copy import deepcopy
 from typing import Dict, List, Optional, Union
 
 import torch
 from mmagic.models import BaseGAN
+from mmagic.models.utils import get_valid_num_batches
 from mmagic.registry import MODELS
 from mmagic.structures import DataSample
 from mmengine.optim import OptimWrapper
@@ -109,6 +111,55 @@ class MSGGAN(BaseGAN):
             return [self.generator(noise)]
         scales = self.generator(noise, return_scales=True)
         return [scales[i] for i in self._scale_index]
+
+    def forward(self,
+                inputs: Union[dict, Tensor],
+                data_samples: Optional[list] = None,
+                mode: Optional[str] = None) -> List[DataSample]:
+        """Sample images; with ``sample_kwargs=dict(return_scales=True)`` also
+        every lower scale.
+
+        Without ``return_scales`` this is ``BaseGAN.forward``. With it, one
+        generator pass yields all scales: ``fake_img`` holds the highest one
+        and ``fake_img_<res>`` each lower one (e.g. ``fake_img_8``), all
+        de-normalised like ``fake_img`` (for per-scale metrics).
+
+        Args:
+            inputs (dict | Tensor): As ``BaseGAN.forward``.
+            data_samples (list, optional): As ``BaseGAN.forward``.
+            mode (str, optional): Unused.
+
+        Returns:
+            list[DataSample]: One sample per generated image.
+        """
+        sample_kwargs = dict(inputs.get('sample_kwargs') or {}) if isinstance(
+            inputs, dict) else {}
+        if not sample_kwargs.pop('return_scales', False):
+            return super().forward(inputs, data_samples, mode)
+        sample_model = self._get_valid_model(inputs)
+        if sample_model not in ('ema', 'orig'):
+            raise ValueError(
+                "return_scales samples one generator: sample_model must be "
+                f"'ema' or 'orig', got {sample_model!r}.")
+        noise = self.noise_fn(
+            inputs.get('noise'),
+            num_batches=get_valid_num_batches(inputs, data_samples))
+        generator = self.generator_ema if sample_model == 'ema' \
+            else self.generator
+        scales = generator(noise, return_scales=True, **sample_kwargs)
+        sample = DataSample()
+        if data_samples:
+            sample.update(data_samples)
+        sample.fake_img = self.data_preprocessor.destruct(
+            scales[-1], data_samples)
+        for img in scales[:-1]:
+            sample.set_field(
+                self.data_preprocessor.destruct(img, data_samples),
+                f'fake_img_{img.shape[-1]}')
+        sample.noise = noise
+        sample.sample_model = sample_model
+        sample.sample_kwargs = deepcopy(inputs['sample_kwargs'])
+        return sample.split(allow_nonseq_value=True)
 
     def real_scales(self, real: Tensor, fake: List[Tensor]) -> List[Tensor]:
         """The real-image pyramid at the resolutions of ``fake``.

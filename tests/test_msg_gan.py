@@ -117,3 +117,20 @@ def test_data_that_does_not_match_the_generator_is_one_clear_error():
         model.train_step(batch(channels=3), optimizers(model))
     with pytest.raises(ValueError, match='Resize'):
         model.train_step(batch(size=32), optimizers(model))
+
+
+def test_sampling_every_scale_in_one_pass():
+    model = MODELS.build(model_cfg(channels=3))
+    noise = torch.randn(2, model.noise_size)
+    samples = model(
+        dict(noise=noise, sample_kwargs=dict(return_scales=True)))
+    plain = model(dict(noise=noise))
+    assert len(samples) == 2
+    for res in (4, 8):
+        assert samples[0].get(f'fake_img_{res}').shape == (3, res, res)
+    assert torch.equal(samples[1].fake_img, plain[1].fake_img)
+    assert samples[0].sample_kwargs == dict(return_scales=True)
+    # the 4x4 image is the generator's own 4x4 output, de-normalised
+    low = model.generator_ema(noise, return_scales=True)[0]
+    expected = model.data_preprocessor.destruct(low, None)
+    assert torch.allclose(samples[0].fake_img_4, expected[0])
