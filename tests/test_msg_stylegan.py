@@ -5,7 +5,7 @@ import pytest
 import torch
 from mmagic.registry import MODELS
 from mmengine import Config
-from mmengine.runner import Runner
+from runner_helpers import train_in_runner
 
 from msg_plugin.scales import channel_width, scale_resolutions
 
@@ -147,21 +147,6 @@ def test_mismatched_scale_lists():
                  generator=dict(type='MSGStyleGenerator', out_size=16),
                  discriminator=dict(type='MSGStyleDiscriminator',
                                     in_scale=32)))
-
-
-def train_in_runner(model, tmp_path, iters=2):
-    """A few iterations of the MNIST demo config's Runner with ``model``."""
-    cfg = Config.fromfile('configs/msg_progan_mnist.py')
-    cfg.model = model
-    cfg.work_dir = str(tmp_path)
-    cfg.train_cfg.max_iters = iters
-    cfg.train_dataloader.batch_size = 4
-    cfg.custom_hooks = []
-    cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
-    cfg.default_hooks.logger.interval = 1
-    runner = Runner.from_cfg(cfg)
-    runner.train()
-    return runner
 
 
 def test_mmagic_stylegan2_model_trains_with_msg_style_generator(tmp_path):
