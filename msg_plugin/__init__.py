@@ -23,6 +23,7 @@ from .msg_stylegan_discriminator import MSGStyleDiscriminator  # noqa: E402
 from .msg_stylegan_generator import MSGStyleGenerator  # noqa: E402
 from .multi_scale_sample_hook import MultiScaleSampleHook  # noqa: E402
 from .pyramid import image_pyramid  # noqa: E402
+from .stability_hook import TrainingStabilityHook  # noqa: E402
 
 __version__ = '0.1.0'
 __all__ = [
@@ -30,5 +31,6 @@ __all__ = [
     'LinCatCombine', 'MSGGAN', 'MSGProGANDiscriminator', 'MSGProGANGenerator',
     'MSGStyleDiscriminator', 'MSGStyleGenerator', 'MultiScaleSampleHook',
     'MultiScaleWGANGPLoss', 'NonSaturatingR1Loss',
-    'RelativisticAverageHingeLoss', 'SimpleCombine', 'image_pyramid'
+    'RelativisticAverageHingeLoss', 'SimpleCombine', 'TrainingStabilityHook',
+    'image_pyramid'
 ]

@@ -1,15 +1,63 @@
 # Copyright (c) msg-gan-mmagic contributors. All rights reserved.
 """Sample sheets showing every resolution side by side (paper Figs. 1 and 5)."""
-from typing import Optional
+import inspect
+from typing import List, Optional
 
 import numpy as np
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.dist import master_only
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmagic.registry import HOOKS
+from torch import Tensor
 from torchvision.utils import make_grid
+
+
+@torch.no_grad()
+def render_fixed_latents(model: nn.Module,
+                         num_samples: int,
+                         seed: int,
+                         sample_model: str = 'ema') -> List[Tensor]:
+    """Render seeded latents at every scale, as the training hooks show them.
+
+    The EMA generator is used when ``sample_model='ema'`` and the model has one,
+    else the raw generator; it runs in eval mode, with its fixed noise maps when
+    it has them (StyleGAN), so the same latents give the same images until the
+    weights change. The global random state is not touched.
+
+    Args:
+        model (nn.Module): The GAN model (wrapped or not).
+        num_samples (int): Number of latents.
+        seed (int): Seed of the latents.
+        sample_model (str): ``'ema'`` or ``'orig'``. Defaults to ``'ema'``.
+
+    Returns:
+        list[Tensor]: One batch per scale, low to high, clamped to [-1, 1]
+        (one entry for a single-scale generator).
+    """
+    model = model.module if is_model_wrapper(model) else model
+    if sample_model == 'ema' and model.with_ema_gen:
+        generator = model.generator_ema.module  # the averaged copy
+    elif is_model_wrapper(model.generator):
+        generator = model.generator.module
+    else:
+        generator = model.generator
+    noise = torch.randn(
+        num_samples,
+        model.noise_size,
+        generator=torch.Generator().manual_seed(seed))
+    kwargs = {'return_scales': True} if hasattr(generator, 'resolutions') \
+        else {}
+    if 'randomize_noise' in inspect.signature(generator.forward).parameters:
+        kwargs['randomize_noise'] = False
+    was_training = generator.training
+    generator.eval()
+    out = generator(noise.to(model.device), **kwargs)
+    generator.train(was_training)
+    scales = out if isinstance(out, (list, tuple)) else [out]
+    return [s.clamp(-1, 1) for s in scales]
 
 
 @HOOKS.register_module()
@@ -67,7 +115,6 @@ class MultiScaleSampleHook(Hook):
         runner.visualizer.add_image(
             'multi_scale', self.render(runner.model), step=runner.iter + 1)
 
-    @torch.no_grad()
     def render(self, model) -> np.ndarray:
         """The sheet as an RGB ``uint8`` array ``(H, W, 3)``.
 
@@ -77,27 +124,14 @@ class MultiScaleSampleHook(Hook):
         Returns:
             np.ndarray: The sheet.
         """
-        model = model.module if is_model_wrapper(model) else model
-        if self.sample_model == 'ema' and model.with_ema_gen:
-            generator = model.generator_ema.module  # the averaged copy
-        elif is_model_wrapper(model.generator):
-            generator = model.generator.module
-        else:
-            generator = model.generator
-        noise = torch.randn(
-            self.num_samples,
-            model.noise_size,
-            generator=torch.Generator().manual_seed(self.seed))
-        was_training = generator.training
-        generator.eval()
-        scales = generator(noise.to(model.device), return_scales=True)
-        generator.train(was_training)
+        scales = render_fixed_latents(model, self.num_samples, self.seed,
+                                      self.sample_model)
         size = scales[-1].shape[-1]
         columns = [F.interpolate(s, size=size, mode='nearest') for s in scales]
         cells = torch.stack(columns, dim=1).flatten(0, 1)  # row-major sheet
         if cells.shape[1] == 1:
             cells = cells.expand(-1, 3, -1, -1)
         sheet = make_grid(
-            cells.clamp(-1, 1), nrow=len(scales), normalize=True,
-            value_range=(-1, 1), pad_value=1)
+            cells, nrow=len(scales), normalize=True, value_range=(-1, 1),
+            pad_value=1)
         return (sheet.permute(1, 2, 0) * 255).round().byte().cpu().numpy()

@@ -20,6 +20,7 @@ TINY = [
 ] + [
     'train_dataloader.batch_size=4', 'default_hooks.logger.interval=1',
     'default_hooks.checkpoint.interval=2', 'custom_hooks.0.interval=2',
+    'custom_hooks.1.interval=2',
     'val_evaluator.metrics.0.fake_nums=32', 'test_evaluator.metrics.0.fake_nums=32'
 ]
 
@@ -60,6 +61,8 @@ def test_train_writes_sheets_and_checkpoints_then_resumes(tmp_path, config):
     # 8 fixed latents (rows) x 4 scales (columns) of 32 px, 2 px padding
     assert cv2.imread(str(sheets[-1])).shape == (8 * 34 + 2, 4 * 34 + 2, 3)
     assert logged_steps(next(tmp_path.glob('2*'))) == {1, 2, 3, 4}
+    history = json.loads((tmp_path / 'stability.json').read_text())
+    assert [h['iter'] for h in history] == [0, 2, 4]
 
     first_run = {p.name for p in tmp_path.iterdir() if p.is_dir()}
     out = train(tmp_path, 6, '--resume', config=config)
@@ -72,6 +75,9 @@ def test_train_writes_sheets_and_checkpoints_then_resumes(tmp_path, config):
     new_run, = (p for p in tmp_path.iterdir()
                 if p.is_dir() and p.name not in first_run)
     assert logged_steps(new_run) == {5, 6}
+    history = json.loads((tmp_path / 'stability.json').read_text())
+    assert [h['iter'] for h in history] == [0, 2, 4, 6]  # resumed curve
+    assert (tmp_path / 'stability.png').is_file()
 
 
 @pytest.mark.slow

@@ -1,10 +1,15 @@
 # What both MNIST demos share: data, runtime, a 2,000-iteration CPU schedule,
-# all-scales sample sheets and the sliced Wasserstein distance (no network weights).
+# all-scales sample sheets, the training-stability curve and the sliced
+# Wasserstein distance (needs no network weights).
 _base_ = ['./datasets/embedded_mnist.py', './msg_runtime.py']
 
 train_cfg = dict(max_iters=2000, val_interval=1000)
 default_hooks = dict(checkpoint=dict(interval=500))
-custom_hooks = [dict(type='MultiScaleSampleHook', interval=250, num_samples=8)]
+custom_hooks = [
+    dict(type='MultiScaleSampleHook', interval=250, num_samples=8),
+    # paper Fig. 6: MSE between consecutive renders of 36 fixed latents per scale
+    dict(type='TrainingStabilityHook', interval=250),
+]
 metrics = [
     dict(type='SWD', fake_nums=1024, image_shape=(1, 32, 32), sample_model='ema')
 ]
