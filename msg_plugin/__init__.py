@@ -12,6 +12,7 @@ allow_full_checkpoint_loading()
 
 # isort: off
 from .combine import CatLinCombine, LinCatCombine, SimpleCombine  # noqa: E402
+from .exported_generator import load_generator, save_generator  # noqa: E402
 from .image_folder_dataset import ImageFolderDataset  # noqa: E402
 from .mnist_dataset import EmbeddedMNISTDataset  # noqa: E402
 from .msg_gan import MSGGAN  # noqa: E402
@@ -22,6 +23,10 @@ from .msg_progan_generator import MSGProGANGenerator  # noqa: E402
 from .msg_stylegan_discriminator import MSGStyleDiscriminator  # noqa: E402
 from .msg_stylegan_generator import MSGStyleGenerator  # noqa: E402
 from .multi_scale_sample_hook import MultiScaleSampleHook  # noqa: E402
+from .kernel_inception_distance import OfflineKID  # noqa: E402
+from .multi_scale_fid import MultiScaleFID  # noqa: E402
+from .offline_fid import OfflineFID  # noqa: E402
+from .offline_inception_score import OfflineIS  # noqa: E402
 from .pyramid import image_pyramid  # noqa: E402
 from .stability_hook import TrainingStabilityHook  # noqa: E402
 
@@ -29,8 +34,9 @@ __version__ = '0.1.0'
 __all__ = [
     'CatLinCombine', 'EmbeddedMNISTDataset', 'ImageFolderDataset',
     'LinCatCombine', 'MSGGAN', 'MSGProGANDiscriminator', 'MSGProGANGenerator',
-    'MSGStyleDiscriminator', 'MSGStyleGenerator', 'MultiScaleSampleHook',
+    'MSGStyleDiscriminator', 'MSGStyleGenerator', 'MultiScaleFID',
+    'MultiScaleSampleHook', 'OfflineFID', 'OfflineIS', 'OfflineKID',
     'MultiScaleWGANGPLoss', 'NonSaturatingR1Loss',
     'RelativisticAverageHingeLoss', 'SimpleCombine', 'TrainingStabilityHook',
-    'image_pyramid'
+    'image_pyramid', 'load_generator', 'save_generator'
 ]

