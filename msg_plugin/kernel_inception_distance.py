@@ -63,7 +63,9 @@ class OfflineKID(OfflineFID):
     mmagic 1.2.0 has no KID. The features, the real-image cache and the
     sampling are those of :class:`OfflineFID`; the cache keeps the raw real
     features as well (file prefix ``inception_state-capture_all``). Result
-    keys: ``kid`` and ``kid_std`` (raw values; papers often quote x1000).
+    keys: ``kid`` and ``kid_std`` (raw values; papers often quote x1000), and
+    FID's ``fid``, ``mean``, ``cov`` from the same features, so one Inception
+    pass over the generated images gives both.
 
     Args:
         fake_nums (int): Number of generated images.
@@ -119,18 +121,22 @@ class OfflineKID(OfflineFID):
         state = self._real_inception_state(module, dataloader)
         if is_main_process():
             self.real_feats = np.asarray(state['raw_feature'])
+            self.real_mean = state['real_mean']
+            self.real_cov = state['real_cov']
 
     def compute_metrics(self, fake_results: list) -> Dict[str, float]:
-        """KID between the cached real and the generated features.
+        """KID and FID between the cached real and the generated features.
 
         Args:
             fake_results (list): Features of the generated images.
 
         Returns:
-            dict[str, float]: ``kid`` and ``kid_std``.
+            dict[str, float]: ``kid``, ``kid_std`` and FID's ``fid``, ``mean``,
+            ``cov`` from the same features.
         """
         fake = torch.cat(fake_results, dim=0).cpu().numpy()
         kid, kid_std = kernel_inception_distance(self.real_feats, fake,
                                                  self.subset_size,
                                                  self.num_subsets, self.seed)
-        return {'kid': kid, 'kid_std': kid_std}
+        return dict(super().compute_metrics(fake_results), kid=kid,
+                    kid_std=kid_std)

@@ -19,6 +19,7 @@ pipeline, real key, real_nums, world size and ``inception_args``). Here
 import os.path as osp
 from typing import List, Optional, Tuple
 
+import numpy as np
 import torch.nn as nn
 from mmagic.evaluation.functional.inception_utils import (
     get_inception_feat_cache_name_and_args, prepare_inception_feat)
@@ -30,7 +31,7 @@ from mmengine.model import is_model_wrapper
 from torch import Tensor
 from torch.utils.data.dataloader import DataLoader
 
-from .offline_inception import (load_offline_inception)
+from .offline_inception import load_offline_inception
 
 STATS_DIR = osp.join(MMAGIC_CACHE_DIR, 'msg_offline')
 
@@ -203,6 +204,32 @@ class OfflineFID(FrechetInceptionDistance):
         if is_main_process():
             self.real_mean = state['real_mean']
             self.real_cov = state['real_cov']
+
+    @staticmethod
+    def _calc_fid(sample_mean: np.ndarray,
+                  sample_cov: np.ndarray,
+                  real_mean: np.ndarray,
+                  real_cov: np.ndarray,
+                  eps: float = 1e-6) -> Tuple[float, float, float]:
+        """FID = ``|mu_s - mu_r|^2 + tr(S) + tr(R) - 2 tr(sqrt(S R))``.
+
+        Same value as mmagic's (up to rounding), but ``tr(sqrt(S R))`` is the
+        sum of the square roots of the eigenvalues of the symmetric
+        ``sqrt(R) S sqrt(R)``, from two ``eigh`` calls instead of scipy's
+        ``sqrtm`` of the 2048x2048 product: about 2.5 s instead of 21 s on
+        2 cores, which counts for per-scale FID.
+
+        Returns:
+            tuple[float]: FID, its mean term and its covariance term.
+        """
+        w, v = np.linalg.eigh(real_cov)
+        root = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+        inner = np.linalg.eigvalsh(root @ sample_cov @ root)
+        trace_sqrt = np.sqrt(np.clip(inner, 0, None)).sum()
+        mean_diff = sample_mean - real_mean
+        mean_norm = float(mean_diff @ mean_diff)
+        trace = float(np.trace(sample_cov) + np.trace(real_cov) - 2 * trace_sqrt)
+        return mean_norm + trace, mean_norm, trace
 
     def forward_inception(self, image: Tensor) -> Tensor:
         """Features of BGR (or grey) images in [0, 255], as mmagic computes.

@@ -311,9 +311,14 @@ def test_kid_identical_near_zero_shifted_positive(trunk_path):
     kid_shift = run_metric(
         OfflineKID(fake_nums=NUM, **kwargs), make_images(0, shift=80),
         loader(real))
-    assert set(kid_same) == {'kid', 'kid_std'}
+    assert set(kid_same) == {'kid', 'kid_std', 'fid', 'mean', 'cov'}
     assert kid_shift['kid'] > 0
     assert abs(kid_same['kid']) < 0.05 * kid_shift['kid']
+    # FID from the same pass equals OfflineFID's
+    fid = run_metric(OfflineFID(fake_nums=NUM, inception_path=trunk_path),
+                     make_images(0, shift=80), loader(real))
+    assert kid_shift['fid'] == pytest.approx(fid['fid'], rel=1e-4)
+    assert kid_same['fid'] < 0.05 * kid_shift['fid']
 
 
 def test_kid_formula_unbiased():
@@ -466,3 +471,15 @@ def test_real_weights_features():
     assert (feat >= 0).all()  # pool features after ReLU
     torch.testing.assert_close(feat[5], feat[0], rtol=1e-4, atol=1e-4)
     assert (feat[6] - feat[0]).norm() > 0.1 * feat[0].norm()
+
+
+def test_fid_formula_matches_mmagic_sqrtm():
+    rng = np.random.RandomState(0)
+    a, b = rng.randn(40, 64), rng.randn(40, 64) * 1.5 + 0.2
+    args = (a.mean(0), np.cov(a, rowvar=False), b.mean(0),
+            np.cov(b, rowvar=False))
+    from mmagic.evaluation.metrics import FrechetInceptionDistance
+    ours = OfflineFID._calc_fid(*args)
+    host = FrechetInceptionDistance._calc_fid(*args)
+    assert ours == pytest.approx(host, rel=1e-6)
+    assert ours[0] > 0

@@ -9,11 +9,16 @@ train_dataloader = dict(
     sampler=dict(type='InfiniteSampler', shuffle=True),
     dataset=mnist_dataset)
 
-# Real images for the metrics: the same digits, in order.
+# Real images for the metrics: the same digits, classes interleaved (the file
+# holds 500 of each digit in turn), so the first N images a metric reads are
+# balanced over the ten digits.
 val_dataloader = dict(
     batch_size=64,
     num_workers=0,
     persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(mnist_dataset, test_mode=True))
+    dataset=dict(
+        mnist_dataset,
+        test_mode=True,
+        indices=[c * 500 + k for k in range(500) for c in range(10)]))
 test_dataloader = val_dataloader
