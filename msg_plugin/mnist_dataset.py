@@ -69,6 +69,10 @@ class EmbeddedMNISTDataset(BaseDataset):
     Args:
         img_size (int): Side of the square output images, a power of two
             >= 4. Defaults to 32.
+        interleave_classes (bool): Order the digits 0, 1, ..., 9, 0, 1, ...
+            instead of the file's 500 zeros, then 500 ones, ..., so that the
+            first N items are balanced over the classes, as metrics reading
+            the first N real images need. Defaults to False.
         pipeline (list[dict | callable]): Processing pipeline, typically
             ``[dict(type='PackInputs')]``. Defaults to [].
         test_mode (bool): ``test_mode=True`` means in test phase.
@@ -93,6 +97,7 @@ class EmbeddedMNISTDataset(BaseDataset):
 
     def __init__(self,
                  img_size: int = 32,
+                 interleave_classes: bool = False,
                  pipeline: List[Union[dict, Callable]] = [],
                  test_mode: bool = False,
                  metainfo: Optional[dict] = None,
@@ -108,9 +113,13 @@ class EmbeddedMNISTDataset(BaseDataset):
                 f'img_size), got {img_size!r}. Use img_size=32 (the 28x28 '
                 'digits padded by 2 px), or 16, 8, 4 (downscaled), or 64+.')
         self.img_size = img_size
+        self.interleave_classes = interleave_classes
+        # the order is part of the metainfo, which keys mmagic's cache of
+        # real-image statistics (metrics read the first N images)
+        order = 'interleaved' if interleave_classes else 'file'
         super().__init__(
             ann_file=locate_mnist_5k(),
-            metainfo=metainfo,
+            metainfo=dict(metainfo or {}, sample_order=order),
             data_root='',
             data_prefix=dict(),
             indices=indices,
@@ -138,13 +147,19 @@ class EmbeddedMNISTDataset(BaseDataset):
         images = self._to_size(table[:, :-1].reshape(-1, _MNIST_SIZE,
                                                      _MNIST_SIZE))
         source = osp.basename(self.ann_file)
+        order = np.arange(len(labels))
+        if self.interleave_classes:
+            rank = np.empty_like(labels)  # position of each digit in its class
+            for c in np.unique(labels):
+                rank[labels == c] = np.arange((labels == c).sum())
+            order = np.lexsort((labels, rank))
         return [
             dict(
                 gt=images[i, :, :, None],
                 gt_label=int(labels[i]),
                 gt_path=f'{source}#{i}',
                 gt_color_type='grayscale',
-                gt_channel_order='rgb') for i in range(len(images))
+                gt_channel_order='rgb') for i in order
         ]
 
     def _to_size(self, digits: np.ndarray) -> np.ndarray:

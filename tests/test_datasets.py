@@ -229,3 +229,16 @@ def test_image_folder_empty(tmp_path):
     with pytest.raises(ValueError, match='holds none') as err:
         DATASETS.build(dict(type='ImageFolderDataset', data_root=str(tmp_path)))
     assert 'recursive' not in str(err.value)
+
+
+def test_mnist_interleaved_classes_for_metrics():
+    ds = DATASETS.build(
+        dict(type='EmbeddedMNISTDataset', interleave_classes=True,
+             pipeline=[PACK]))
+    labels = [ds.get_data_info(i)['gt_label'] for i in range(len(ds))]
+    assert labels[:20] == list(range(10)) * 2
+    assert sorted(labels) == [c for c in range(10) for _ in range(500)]
+    # the file's rows, digit by digit: row 0 is the first 0, row 500 the first 1
+    assert ds.get_data_info(1)['gt_path'] == 'mnist_5k.csv.gz#500'
+    assert ds.get_data_info(10)['gt_path'] == 'mnist_5k.csv.gz#1'
+    assert ds.metainfo['sample_order'] == 'interleaved'  # keys FID caches

@@ -9,16 +9,12 @@ train_dataloader = dict(
     sampler=dict(type='InfiniteSampler', shuffle=True),
     dataset=mnist_dataset)
 
-# Real images for the metrics: the same digits, classes interleaved (the file
-# holds 500 of each digit in turn), so the first N images a metric reads are
-# balanced over the ten digits.
+# Real images for the metrics: the same digits, classes interleaved, so the
+# first N images a metric reads are balanced over the ten digits.
 val_dataloader = dict(
     batch_size=64,
     num_workers=0,
     persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        mnist_dataset,
-        test_mode=True,
-        indices=[c * 500 + k for k in range(500) for c in range(10)]))
+    dataset=dict(mnist_dataset, test_mode=True, interleave_classes=True))
 test_dataloader = val_dataloader
