@@ -4,10 +4,7 @@ from typing import Dict, Optional, Tuple
 
 import numpy as np
 import torch
-import torch.nn as nn
 from mmagic.registry import METRICS
-from mmengine.dist import is_main_process
-from torch.utils.data.dataloader import DataLoader
 
 from .offline_fid import OfflineFID
 
@@ -110,19 +107,14 @@ class OfflineKID(OfflineFID):
         self.seed = seed
         self.real_feats: Optional[np.ndarray] = None
 
-    def prepare(self, module: nn.Module, dataloader: DataLoader) -> None:
-        """Load or compute the raw features of the real images.
+    def use_real_state(self, state: dict) -> None:
+        """Keep the raw real features too (KID needs them).
 
         Args:
-            module (nn.Module): The model to evaluate.
-            dataloader (DataLoader): The real images.
+            state (dict): mmagic's inception state of the real images.
         """
-        self.stats_files = []
-        state = self._real_inception_state(module, dataloader)
-        if is_main_process():
-            self.real_feats = np.asarray(state['raw_feature'])
-            self.real_mean = state['real_mean']
-            self.real_cov = state['real_cov']
+        super().use_real_state(state)
+        self.real_feats = np.asarray(state['raw_feature'])
 
     def compute_metrics(self, fake_results: list) -> Dict[str, float]:
         """KID and FID between the cached real and the generated features.

@@ -202,8 +202,16 @@ class OfflineFID(FrechetInceptionDistance):
         self.stats_files = []
         state = self._real_inception_state(module, dataloader)
         if is_main_process():
-            self.real_mean = state['real_mean']
-            self.real_cov = state['real_cov']
+            self.use_real_state(state)
+
+    def use_real_state(self, state: dict) -> None:
+        """Keep what ``compute_metrics`` needs of the real statistics.
+
+        Args:
+            state (dict): mmagic's inception state of the real images.
+        """
+        self.real_mean = state['real_mean']
+        self.real_cov = state['real_cov']
 
     @staticmethod
     def _calc_fid(sample_mean: np.ndarray,
