@@ -60,6 +60,22 @@ def render_fixed_latents(model: nn.Module,
     return [s.clamp(-1, 1) for s in scales]
 
 
+def upsample_scales(scales: List[Tensor]) -> Tensor:
+    """Every scale upsampled (nearest) to the largest: ``(N, S, C, R, R)``.
+
+    Row ``n`` holds image ``n`` at each scale, as the sample sheets show it.
+
+    Args:
+        scales (list[Tensor]): One batch per scale, low to high.
+
+    Returns:
+        Tensor: The scales stacked along dim 1.
+    """
+    size = scales[-1].shape[-1]
+    return torch.stack(
+        [F.interpolate(s, size=size, mode='nearest') for s in scales], dim=1)
+
+
 @HOOKS.register_module()
 class MultiScaleSampleHook(Hook):
     """Write a sheet of fixed latents rendered at every scale during training.
@@ -126,9 +142,7 @@ class MultiScaleSampleHook(Hook):
         """
         scales = render_fixed_latents(model, self.num_samples, self.seed,
                                       self.sample_model)
-        size = scales[-1].shape[-1]
-        columns = [F.interpolate(s, size=size, mode='nearest') for s in scales]
-        cells = torch.stack(columns, dim=1).flatten(0, 1)  # row-major sheet
+        cells = upsample_scales(scales).flatten(0, 1)  # row-major sheet
         if cells.shape[1] == 1:
             cells = cells.expand(-1, 3, -1, -1)
         sheet = make_grid(

@@ -17,11 +17,11 @@ import cv2
 import numpy as np
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from torch import Tensor
 from torchvision.utils import make_grid
 
 import msg_plugin  # noqa: F401  (host workarounds before mmagic is imported)
+from msg_plugin.multi_scale_sample_hook import upsample_scales
 from msg_plugin.exported_generator import (ExportError, load_generator,
                                            load_checkpoint_generator)
 
@@ -134,19 +134,6 @@ def to_uint8(images: Tensor) -> Tensor:
     return ((images.clamp(-1, 1) + 1) / 2 * 255).round().to(torch.uint8)
 
 
-def scale_row(scales: List[Tensor]) -> Tensor:
-    """Every scale upsampled (nearest) to the largest: ``(N, S, C, R, R)``.
-
-    The columns of ``MultiScaleSampleHook``'s training sheets.
-
-    Args:
-        scales (list[Tensor]): One batch per scale, low to high.
-    """
-    size = scales[-1].shape[-1]
-    return torch.stack(
-        [F.interpolate(s, size=size, mode='nearest') for s in scales], dim=1)
-
-
 def sheet(cells: Tensor, nrow: int) -> np.ndarray:
     """Cells as one image; several in a grid with 2 px white padding.
 
@@ -193,7 +180,7 @@ def sample(generator: nn.Module, seeds: List[int], kwargs: dict,
             generator.noise_size,
             generator=torch.Generator().manual_seed(seed))
         out = generator(noise.to(device), **kwargs)
-        rows.append(scale_row(out if isinstance(out, list) else [out]))
+        rows.append(upsample_scales(out if isinstance(out, list) else [out]))
     return to_uint8(torch.cat(rows).cpu())
 
 
