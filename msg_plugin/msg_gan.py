@@ -1,7 +1,8 @@
 # Copyright (c) msg-gan-mmagic contributors. All rights reserved.
 """The MSG-GAN model: BaseGAN training with every scale fed to the discriminator."""
+import inspect
 from copy import deepcopy
-from typing import Dict, List, Optional, Union
+from typing import Dict, List, Optional, Sequence, Union
 
 import torch
 from mmagic.models import BaseGAN
@@ -12,8 +13,37 @@ from mmengine.optim import OptimWrapper
 from torch import Tensor
 
 from .pyramid import image_pyramid
+from .scales import fed_resolutions
 
 ModelType = Union[Dict, torch.nn.Module]
+
+
+def _with_msg_scales(cfg: ModelType, msg_scales: Optional[Sequence[int]],
+                     role: str) -> ModelType:
+    """Give a network config the model's ``msg_scales``, if it takes them.
+
+    Args:
+        cfg (dict | nn.Module): Generator or discriminator config (a built
+            module is returned unchanged and checked after building).
+        msg_scales (Sequence[int], optional): The model's switch.
+        role (str): 'generator' or 'discriminator', for the message.
+
+    Returns:
+        dict | nn.Module: The config with ``msg_scales`` set.
+    """
+    if msg_scales is None or not isinstance(cfg, dict):
+        return cfg
+    own = cfg.get('msg_scales')
+    if own is not None and sorted(own) != sorted(msg_scales):
+        raise ValueError(
+            f'MSGGAN(msg_scales={list(msg_scales)}) contradicts the {role} '
+            f'config (msg_scales={list(own)}): set the switch in one place.')
+    network = MODELS.get(cfg['type']) if isinstance(cfg['type'], str) \
+        else cfg['type']
+    if not any('msg_scales' in inspect.signature(cls.__init__).parameters
+               for cls in getattr(network, '__mro__', ())):
+        return cfg
+    return dict(cfg, msg_scales=list(msg_scales))
 
 
 @MODELS.register_module()
@@ -46,6 +76,12 @@ class MSGGAN(BaseGAN):
         loss_config (dict, optional): ``dict(gan_loss=dict(type=...))`` with one of
             ``MultiScaleWGANGPLoss`` (the default), ``NonSaturatingR1Loss``,
             ``RelativisticAverageHingeLoss``.
+        msg_scales (Sequence[int], optional): The multi-scale connections (paper
+            Table 4): lower resolutions fed to D besides the full one. Passed to
+            the generator and discriminator configs (a generator without the
+            argument, e.g. mmagic's, is left alone); losses and penalties
+            average over the scales fed. Defaults to None: as the networks are
+            built (all scales by default).
     """
 
     def __init__(self,
@@ -56,9 +92,13 @@ class MSGGAN(BaseGAN):
                  discriminator_steps: int = 1,
                  noise_size: Optional[int] = None,
                  ema_config: Optional[dict] = None,
-                 loss_config: Optional[dict] = None) -> None:
+                 loss_config: Optional[dict] = None,
+                 msg_scales: Optional[Sequence[int]] = None) -> None:
         loss_config = loss_config or dict(
             gan_loss=dict(type='MultiScaleWGANGPLoss'))
+        generator = _with_msg_scales(generator, msg_scales, 'generator')
+        discriminator = _with_msg_scales(discriminator, msg_scales,
+                                         'discriminator')
         super().__init__(generator, discriminator, data_preprocessor,
                          generator_steps, discriminator_steps, noise_size,
                          ema_config, loss_config)
@@ -68,6 +108,12 @@ class MSGGAN(BaseGAN):
                 'multi-scale loss: MultiScaleWGANGPLoss, NonSaturatingR1Loss or '
                 f'RelativisticAverageHingeLoss; got {loss_config!r}.')
         self._check_scales_match()
+        if msg_scales is not None and self.discriminator.resolutions != \
+                fed_resolutions(self.discriminator.in_scale, msg_scales):
+            raise ValueError(
+                f'MSGGAN(msg_scales={list(msg_scales)}) but the discriminator '
+                f'reads {self.discriminator.resolutions}: build it with the '
+                'same msg_scales, or pass it as a config.')
 
     def _check_scales_match(self) -> None:
         """Fail at build time when G cannot feed the scales D reads.

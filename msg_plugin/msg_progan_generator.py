@@ -1,6 +1,6 @@
 # Copyright (c) msg-gan-mmagic contributors. All rights reserved.
 """MSG-ProGAN generator: a ProGAN generator that emits an image at every scale."""
-from typing import Callable, List, Optional, Union
+from typing import Callable, List, Optional, Sequence, Union
 
 import torch.nn as nn
 from mmagic.models.editors.pggan import EqualizedLRConvModule, PGGANNoiseTo2DFeat
@@ -9,7 +9,7 @@ from mmagic.registry import MODELS
 from mmengine.model import BaseModule
 from torch import Tensor
 
-from .scales import channel_width, scale_resolutions
+from .scales import channel_width, fed_resolutions, scale_resolutions
 
 
 @MODELS.register_module()
@@ -18,8 +18,9 @@ class MSGProGANGenerator(BaseModule):
 
     ``z -> hypersphere norm -> dense to 4x4 -> LReLU -> PixelNorm -> conv3x3 -> LReLU
     -> PixelNorm``, then one block per doubling: nearest x2 upsample, two
-    ``conv3x3 -> LReLU(0.2) -> PixelNorm``. Every block has its own 1x1 to-RGB head
-    (linear, gain 1); the heads are independent, none is summed into the next.
+    ``conv3x3 -> LReLU(0.2) -> PixelNorm``. Every block of ``resolutions`` (all
+    by default; see ``msg_scales``) has its own 1x1 to-RGB head (linear, gain 1);
+    the heads are independent, none is summed into the next.
     All layers use the equalized learning rate (weights ~ N(0, 1), scaled at run
     time by ``gain / sqrt(fan_in)``, gain sqrt(2) for hidden layers).
 
@@ -38,6 +39,10 @@ class MSGProGANGenerator(BaseModule):
         channel_base (int): Widths are ``min(max_channels, channel_base // r)``.
             Defaults to 16384 (paper).
         max_channels (int): See ``channel_base``. Defaults to 512 (paper).
+        msg_scales (Sequence[int], optional): Lower resolutions that get a
+            to-RGB head and are returned by ``return_scales`` (the multi-scale
+            connections, paper Table 4); the output resolution always is.
+            Defaults to None: all of them.
         init_cfg (dict, optional): Initialization config. Defaults to None.
     """
 
@@ -47,14 +52,15 @@ class MSGProGANGenerator(BaseModule):
                  img_channels: int = 3,
                  channel_base: int = 16384,
                  max_channels: int = 512,
+                 msg_scales: Optional[Sequence[int]] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
-        self.resolutions = scale_resolutions(out_scale)
+        block_scales = scale_resolutions(out_scale)
+        self.resolutions = fed_resolutions(out_scale, msg_scales)
         self.out_scale = out_scale
         self.img_channels = img_channels
         widths = [
-            channel_width(r, channel_base, max_channels)
-            for r in self.resolutions
+            channel_width(r, channel_base, max_channels) for r in block_scales
         ]
         self.noise_size = noise_size or widths[0]
 
@@ -81,7 +87,8 @@ class MSGProGANGenerator(BaseModule):
                 img_channels,
                 kernel_size=1,
                 act_cfg=None,
-                equalized_lr_cfg=dict(gain=1.)) for width in widths
+                equalized_lr_cfg=dict(gain=1.))
+            for r, width in zip(block_scales, widths) if r in self.resolutions
         ])
 
     def forward(self,
@@ -98,8 +105,9 @@ class MSGProGANGenerator(BaseModule):
             num_batches (int): Batch size when sampling the noise. Defaults to 0.
             return_noise (bool): Return a dict with ``fake_img`` and
                 ``noise_batch``. Defaults to False.
-            return_scales (bool): Return the images of every scale, low to high
-                (``[4x4, ..., out_scale]``), instead of the highest one only.
+            return_scales (bool): Return the images of every scale in
+                ``resolutions``, low to high (``[4x4, ..., out_scale]`` by
+                default), instead of the highest one only.
                 Defaults to False, as mmagic's GANs, metrics and hooks expect.
 
         Returns:
@@ -113,10 +121,10 @@ class MSGProGANGenerator(BaseModule):
             device=get_module_device(self))
         x = self.noise2feat(noise_batch)
         images = []
-        for block, to_rgb in zip(self.blocks, self.to_rgbs):
+        for i, block in enumerate(self.blocks):
             x = block(x)
-            if return_scales:
-                images.append(to_rgb(x))
+            if return_scales and 4 << i in self.resolutions:
+                images.append(self.to_rgbs[len(images)](x))
         fake_img = images if return_scales else self.to_rgbs[-1](x)
         if return_noise:
             return dict(fake_img=fake_img, noise_batch=noise_batch)

@@ -14,7 +14,7 @@ from mmagic.registry import MODELS
 from mmengine.model import BaseModule
 from torch import Tensor
 
-from .scales import channel_width, scale_resolutions
+from .scales import channel_width, fed_resolutions, scale_resolutions
 
 Styles = Union[Tensor, Sequence[Tensor], Callable, None]
 
@@ -67,6 +67,10 @@ class MSGStyleGenerator(BaseModule):
         blur_kernel (Sequence[int]): Blur after upsampling. Defaults to
             ``(1, 2, 1)``.
         w_avg_beta (float): Decay of the tracked average w. Defaults to 0.995.
+        msg_scales (Sequence[int], optional): Lower resolutions that get a
+            to-RGB head and are returned by ``return_scales`` (the multi-scale
+            connections, paper Table 4); the output resolution always is.
+            Defaults to None: all of them.
         init_cfg (dict, optional): Initialization config. Defaults to None.
     """
 
@@ -81,6 +85,7 @@ class MSGStyleGenerator(BaseModule):
                  lr_mlp: float = 0.01,
                  blur_kernel: Sequence[int] = (1, 2, 1),
                  w_avg_beta: float = 0.995,
+                 msg_scales: Optional[Sequence[int]] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if noise_size not in (None, style_channels):
@@ -88,12 +93,13 @@ class MSGStyleGenerator(BaseModule):
                 f'noise_size={noise_size} differs from style_channels='
                 f'{style_channels}: z and w have the same size in StyleGAN; '
                 'set only style_channels.')
-        self.resolutions = scale_resolutions(out_size)
+        block_scales = scale_resolutions(out_size)
+        self.resolutions = fed_resolutions(out_size, msg_scales)
         self.out_size = out_size
         self.style_channels = self.noise_size = style_channels
         self.img_channels = img_channels
         self.w_avg_beta = w_avg_beta
-        self.num_latents = 2 * len(self.resolutions)
+        self.num_latents = 2 * len(block_scales)
 
         self.style_mapping = nn.Sequential(
             PixelNorm(), *[
@@ -107,7 +113,7 @@ class MSGStyleGenerator(BaseModule):
         self.convs = nn.ModuleList()
         self.to_rgbs = nn.ModuleList()
         in_channels = channel_width(4, channel_base, max_channels)
-        for r in self.resolutions:
+        for r in block_scales:
             width = channel_width(r, channel_base, max_channels)
             conv = StyleConv(
                 in_channels,
@@ -121,13 +127,14 @@ class MSGStyleGenerator(BaseModule):
             conv.noise_injector1 = ChannelNoiseInjection(width)
             conv.noise_injector2 = ChannelNoiseInjection(width)
             self.convs.append(conv)
-            self.to_rgbs.append(
-                EqualizedLRConvModule(
-                    width,
-                    img_channels,
-                    kernel_size=1,
-                    act_cfg=None,
-                    equalized_lr_cfg=dict(gain=1.)))
+            if r in self.resolutions:
+                self.to_rgbs.append(
+                    EqualizedLRConvModule(
+                        width,
+                        img_channels,
+                        kernel_size=1,
+                        act_cfg=None,
+                        equalized_lr_cfg=dict(gain=1.)))
             in_channels = width
             for i in range(2):  # fixed noise maps, for randomize_noise=False
                 self.register_buffer(
@@ -188,8 +195,9 @@ class MSGStyleGenerator(BaseModule):
             injected_noise (list[Tensor], optional): One noise map per layer.
             randomize_noise (bool): Fresh noise maps when ``injected_noise`` is
                 None; else the fixed buffers. Defaults to True.
-            return_scales (bool): Return every scale, low to high, instead of the
-                highest only (the default, as mmagic expects).
+            return_scales (bool): Return every scale of ``resolutions``, low to
+                high, instead of the highest only (the default, as mmagic
+                expects).
 
         Returns:
             Tensor | list[Tensor] | dict: The image(s), or a dict.
@@ -230,15 +238,15 @@ class MSGStyleGenerator(BaseModule):
             ]
 
         x, images = latent, []
-        for i, (conv, to_rgb) in enumerate(zip(self.convs, self.to_rgbs)):
+        for i, conv in enumerate(self.convs):
             x = conv(
                 x,
                 latent[:, 2 * i],
                 latent[:, 2 * i + 1],
                 noise1=injected_noise[2 * i],
                 noise2=injected_noise[2 * i + 1])
-            if return_scales:
-                images.append(to_rgb(x))
+            if return_scales and 4 << i in self.resolutions:
+                images.append(self.to_rgbs[len(images)](x))
         fake_img = images if return_scales else self.to_rgbs[-1](x)
         if return_noise or return_latents:
             return dict(

@@ -8,7 +8,8 @@ from mmagic.registry import MODELS
 from mmengine.model import BaseModule
 from torch import Tensor
 
-from .scales import channel_width, check_scales, scale_resolutions
+from .scales import (channel_width, check_scales, fed_resolutions,
+                     scale_resolutions)
 
 
 class MultiScaleDiscriminator(BaseModule):
@@ -29,8 +30,10 @@ class MultiScaleDiscriminator(BaseModule):
             ``feat_channels`` and ``img_channels``. Defaults to the class's
             ``default_combine``.
         msg_scales (Sequence[int], optional): Resolutions below ``in_scale`` whose
-            images are merged (the multi-scale connections). Defaults to None:
-            all of them; ``[]`` makes a single-scale discriminator.
+            images are merged (the multi-scale connections; see
+            :func:`fed_resolutions`). Defaults to None: all of them; ``[]``
+            makes a single-scale discriminator. The blocks of the other
+            resolutions have no phi and read ``c(r) + 1`` channels.
         mbstd_cfg (dict, optional): Arguments of mmagic's
             ``MiniBatchStddevLayer``; group size 4 by default.
         init_cfg (dict, optional): Initialization config. Defaults to None.
@@ -54,14 +57,7 @@ class MultiScaleDiscriminator(BaseModule):
         self.channel_base = channel_base
         self.max_channels = max_channels
         block_scales = scale_resolutions(in_scale)
-        if msg_scales is None:
-            msg_scales = block_scales[:-1]
-        elif not set(msg_scales) <= set(block_scales[:-1]):
-            raise ValueError(
-                f'msg_scales={list(msg_scales)} must be chosen from '
-                f'{block_scales[:-1]}: the resolutions below in_scale='
-                f'{in_scale} (the full resolution is always read).')
-        self.resolutions = sorted(set(msg_scales)) + [in_scale]
+        self.resolutions = fed_resolutions(in_scale, msg_scales)
         mbstd_cfg = dict(group_size=4, **(mbstd_cfg or {}))
         self.mbstd_group_size = mbstd_cfg['group_size']
 

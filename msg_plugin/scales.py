@@ -5,7 +5,7 @@ An MSG-GAN of output resolution ``R`` works on the scales 4, 8, ..., R; the widt
 the block at resolution ``r`` is ``c(r) = min(max_channels, channel_base // r)``
 (paper Tables 6/7: ``min(512, 16384 / r)``).
 """
-from typing import List, Sequence
+from typing import List, Optional, Sequence
 
 from torch import Tensor
 
@@ -40,6 +40,35 @@ def scale_resolutions(resolution: int) -> List[int]:
     """
     check_resolution(resolution)
     return [2**k for k in range(2, resolution.bit_length())]
+
+
+def fed_resolutions(resolution: int,
+                    msg_scales: Optional[Sequence[int]] = None) -> List[int]:
+    """Resolutions that reach the discriminator, low to high.
+
+    The full resolution always does (it is the main input, not a multi-scale
+    connection); ``msg_scales`` chooses the lower scales (paper Table 4: none,
+    coarse (4, 8), middle (16, 32), fine (64 and up), all).
+
+    Args:
+        resolution (int): Highest resolution, a power of two >= 8.
+        msg_scales (Sequence[int], optional): The connected lower resolutions;
+            ``resolution`` itself may be listed too. Defaults to None: all of
+            them; ``[]`` connects none (a single-scale GAN).
+
+    Returns:
+        list[int]: The chosen resolutions, ``resolution`` last.
+    """
+    lower = scale_resolutions(resolution)[:-1]
+    if msg_scales is None:
+        return lower + [resolution]
+    chosen = set(msg_scales) - {resolution}
+    if not chosen <= set(lower):
+        raise ValueError(
+            f'msg_scales={list(msg_scales)} must be chosen from {lower}: the '
+            f'resolutions below {resolution} (the full resolution is always '
+            'fed to the discriminator).')
+    return sorted(chosen) + [resolution]
 
 
 def channel_width(resolution: int,

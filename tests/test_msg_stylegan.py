@@ -140,7 +140,7 @@ def test_mismatched_scale_lists():
         disc([torch.randn(4, 3, r, r) for r in (8, 16)])
     with pytest.raises(ValueError, match='msg_scales'):
         MODELS.build(dict(type='MSGStyleDiscriminator', in_scale=16,
-                          msg_scales=[16]))
+                          msg_scales=[2, 8]))
     with pytest.raises(ValueError, match='same resolution'):
         MODELS.build(
             dict(type='MSGGAN',
