@@ -1,0 +1,6 @@
+# Paper Table 4: MSG-ProGAN on FFHQ 1024 with fine connections only (64 and up);
+# the full resolution is always fed. All connections: msg_progan_ffhq.py.
+#   tools/dist_train.sh configs/msg_progan_ffhq_ablation_fine.py 4
+_base_ = ['./msg_progan_ffhq.py']
+
+model = dict(msg_scales=[64, 128, 256, 512])
