@@ -95,3 +95,29 @@ def test_config_trains_one_iteration(path, tmp_path):
         scales = model.generate_scales(2)
     assert [s.shape[-1] for s in scales] == fed
     assert scales[-1].shape[1] == model.discriminator.img_channels
+
+
+def test_paper_schedule_keeps_the_best_checkpoint_by_fid(tmp_path):
+    """FID of the EMA generator runs in training and save_best picks it up."""
+    cfg = Config.fromfile(ROOT / 'configs/msg_progan_cifar10.py')
+    data = tmp_path / 'data'
+    write_digit_folder(data, 32, count=8)
+    cfg.merge_from_dict(
+        dict(SHRINK, **{
+            'work_dir': str(tmp_path / 'work'),
+            'train_cfg.max_iters': 2,
+            'train_cfg.val_interval': 1,
+            'train_dataloader.dataset.data_root': str(data),
+            'val_dataloader.dataset.data_root': str(data),
+            'val_dataloader.num_workers': 0,
+            'val_dataloader.batch_size': 4,
+        }))
+    fid = dict(cfg.val_evaluator.metrics[0], fake_nums=8)
+    cfg.val_evaluator = dict(metrics=[fid])
+    cfg.test_cfg = cfg.test_dataloader = cfg.test_evaluator = None
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    best = sorted(p.name for p in (tmp_path / 'work').glob('best_*.pth'))
+    assert len(best) == 1 and best[0].startswith('best_FID-50k_fid_iter_')
+    scores = runner.message_hub.get_info('best_score')
+    assert np.isfinite(scores) and scores > 0
