@@ -13,6 +13,7 @@ allow_full_checkpoint_loading()
 # isort: off
 from .combine import CatLinCombine, LinCatCombine, SimpleCombine  # noqa: E402
 from .exported_generator import load_generator, save_generator  # noqa: E402
+from .fashion_mnist_dataset import FashionMNISTDataset  # noqa: E402
 from .image_folder_dataset import ImageFolderDataset  # noqa: E402
 from .mnist_dataset import EmbeddedMNISTDataset  # noqa: E402
 from .msg_gan import MSGGAN  # noqa: E402
@@ -25,6 +26,7 @@ from .msg_stylegan_generator import MSGStyleGenerator  # noqa: E402
 from .multi_scale_sample_hook import MultiScaleSampleHook  # noqa: E402
 from .kernel_inception_distance import OfflineKID  # noqa: E402
 from .multi_scale_fid import MultiScaleFID  # noqa: E402
+from .noto_emoji_dataset import NotoEmojiDataset  # noqa: E402
 from .offline_fid import OfflineFID  # noqa: E402
 from .offline_inception_score import OfflineIS  # noqa: E402
 from .pyramid import image_pyramid  # noqa: E402
@@ -32,11 +34,12 @@ from .stability_hook import TrainingStabilityHook  # noqa: E402
 
 __version__ = '0.1.0'
 __all__ = [
-    'CatLinCombine', 'EmbeddedMNISTDataset', 'ImageFolderDataset',
-    'LinCatCombine', 'MSGGAN', 'MSGProGANDiscriminator', 'MSGProGANGenerator',
-    'MSGStyleDiscriminator', 'MSGStyleGenerator', 'MultiScaleFID',
-    'MultiScaleSampleHook', 'OfflineFID', 'OfflineIS', 'OfflineKID',
-    'MultiScaleWGANGPLoss', 'NonSaturatingR1Loss',
-    'RelativisticAverageHingeLoss', 'SimpleCombine', 'TrainingStabilityHook',
-    'image_pyramid', 'load_generator', 'save_generator'
+    'CatLinCombine', 'EmbeddedMNISTDataset', 'FashionMNISTDataset',
+    'ImageFolderDataset', 'LinCatCombine', 'MSGGAN', 'MSGProGANDiscriminator',
+    'MSGProGANGenerator', 'MSGStyleDiscriminator', 'MSGStyleGenerator',
+    'MultiScaleFID', 'MultiScaleSampleHook', 'MultiScaleWGANGPLoss',
+    'NonSaturatingR1Loss', 'NotoEmojiDataset', 'OfflineFID', 'OfflineIS',
+    'OfflineKID', 'RelativisticAverageHingeLoss', 'SimpleCombine',
+    'TrainingStabilityHook', 'image_pyramid', 'load_generator',
+    'save_generator'
 ]

@@ -1,0 +1,9 @@
+# MSG-ProGAN demo on Fashion-MNIST: 32x32 grey, 4 scales, small widths.
+# Needs the Debian data (tools/install.sh fetches it); trains on CPU like the MNIST
+# demo: tools/train.py configs/msg_progan_fashion_mnist.py
+_base_ = ['./_base_/models/msg_progan.py', './_base_/fashion_mnist_demo.py']
+
+widths = dict(channel_base=1024, max_channels=32)  # 32 channels at 4..32
+model = dict(
+    generator=dict(out_scale=32, img_channels=1, **widths),
+    discriminator=dict(in_scale=32, img_channels=1, **widths))
