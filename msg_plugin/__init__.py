@@ -11,10 +11,14 @@ install_mmcv_ext_placeholder()
 allow_full_checkpoint_loading()
 
 # isort: off
+from .atomic_checkpoint import (AtomicCheckpointHook,  # noqa: E402
+                                AtomicLocalBackend)
+from .checkpoint_keys_hook import UnwrappedCheckpointHook  # noqa: E402
 from .combine import CatLinCombine, LinCatCombine, SimpleCombine  # noqa: E402
 from .exported_generator import load_generator, save_generator  # noqa: E402
 from .fashion_mnist_dataset import FashionMNISTDataset  # noqa: E402
 from .image_folder_dataset import ImageFolderDataset  # noqa: E402
+from .input_check_hook import InputCheckHook  # noqa: E402
 from .mnist_dataset import EmbeddedMNISTDataset  # noqa: E402
 from .msg_gan import MSGGAN  # noqa: E402
 from .msg_losses import (MultiScaleWGANGPLoss, NonSaturatingR1Loss,  # noqa: E402
@@ -30,16 +34,18 @@ from .noto_emoji_dataset import NotoEmojiDataset  # noqa: E402
 from .offline_fid import OfflineFID  # noqa: E402
 from .offline_inception_score import OfflineIS  # noqa: E402
 from .pyramid import image_pyramid  # noqa: E402
+from .random_state_hook import RandomStateHook  # noqa: E402
 from .stability_hook import TrainingStabilityHook  # noqa: E402
 
 __version__ = '0.1.0'
 __all__ = [
-    'CatLinCombine', 'EmbeddedMNISTDataset', 'FashionMNISTDataset',
-    'ImageFolderDataset', 'LinCatCombine', 'MSGGAN', 'MSGProGANDiscriminator',
+    'AtomicCheckpointHook', 'AtomicLocalBackend', 'CatLinCombine',
+    'EmbeddedMNISTDataset', 'FashionMNISTDataset', 'ImageFolderDataset',
+    'InputCheckHook', 'LinCatCombine', 'MSGGAN', 'MSGProGANDiscriminator',
     'MSGProGANGenerator', 'MSGStyleDiscriminator', 'MSGStyleGenerator',
     'MultiScaleFID', 'MultiScaleSampleHook', 'MultiScaleWGANGPLoss',
     'NonSaturatingR1Loss', 'NotoEmojiDataset', 'OfflineFID', 'OfflineIS',
-    'OfflineKID', 'RelativisticAverageHingeLoss', 'SimpleCombine',
-    'TrainingStabilityHook', 'image_pyramid', 'load_generator',
-    'save_generator'
+    'OfflineKID', 'RandomStateHook', 'RelativisticAverageHingeLoss',
+    'SimpleCombine', 'TrainingStabilityHook', 'UnwrappedCheckpointHook',
+    'image_pyramid', 'load_generator', 'save_generator'
 ]

@@ -20,6 +20,8 @@ from mmengine.runner import CheckpointLoader
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
+from .input_check_hook import weights_mismatch
+
 EXPORT_VERSION = '1'
 VERSION_KEY = 'msg_gan_export'  # metadata key that marks an export
 CONFIG_KEY = 'generator_config'  # the generator's config, JSON
@@ -105,6 +107,12 @@ def build_generator(cfg: dict, state_dict: dict, source: str) -> nn.Module:
         raise ExportError(
             f'Cannot build the generator of {source} from its config '
             f'({err}): pass a generator config.') from None
+    problem = weights_mismatch(generator.state_dict(), state_dict)
+    if problem:  # the parameter and both shapes, not torch's long list
+        raise ExportError(
+            f'The weights of {source} do not fit the generator config '
+            f"({cfg['type']}): {problem}. Use the config the checkpoint was "
+            'trained with (saved in its work dir).')
     try:
         generator.load_state_dict(state_dict, strict=True)
     except RuntimeError as err:

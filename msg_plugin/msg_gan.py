@@ -1,6 +1,8 @@
 # Copyright (c) msg-gan-mmagic contributors. All rights reserved.
 """The MSG-GAN model: BaseGAN training with every scale fed to the discriminator."""
 import inspect
+import logging
+import math
 from copy import deepcopy
 from typing import Dict, List, Optional, Sequence, Union
 
@@ -9,6 +11,8 @@ from mmagic.models import BaseGAN
 from mmagic.models.utils import get_valid_num_batches
 from mmagic.registry import MODELS
 from mmagic.structures import DataSample
+from mmengine import MessageHub
+from mmengine.logging import print_log
 from mmengine.optim import OptimWrapper
 from torch import Tensor
 
@@ -82,6 +86,13 @@ class MSGGAN(BaseGAN):
             argument, e.g. mmagic's, is left alone); losses and penalties
             average over the scales fed. Defaults to None: as the networks are
             built (all scales by default).
+        nonfinite (str): What a NaN/Inf loss term or gradient does, checked
+            after the backward pass and before the optimizer step: ``'stop'``
+            raises one error naming the term (e.g. ``loss_gp``, or the
+            parameter whose gradient it is) and the iteration, so the weights
+            and the checkpoints stay finite; ``'skip'`` drops that update,
+            counts it (``nonfinite_skips``, logged and kept in the
+            checkpoint's message hub) and trains on. Defaults to ``'stop'``.
     """
 
     def __init__(self,
@@ -93,7 +104,12 @@ class MSGGAN(BaseGAN):
                  noise_size: Optional[int] = None,
                  ema_config: Optional[dict] = None,
                  loss_config: Optional[dict] = None,
-                 msg_scales: Optional[Sequence[int]] = None) -> None:
+                 msg_scales: Optional[Sequence[int]] = None,
+                 nonfinite: str = 'stop') -> None:
+        if nonfinite not in ('stop', 'skip'):
+            raise ValueError(
+                f"MSGGAN(nonfinite={nonfinite!r}): use 'stop' (raise at a "
+                "NaN/Inf loss or gradient) or 'skip' (drop that update).")
         loss_config = loss_config or dict(
             gan_loss=dict(type='MultiScaleWGANGPLoss'))
         generator = _with_msg_scales(generator, msg_scales, 'generator')
@@ -102,6 +118,8 @@ class MSGGAN(BaseGAN):
         super().__init__(generator, discriminator, data_preprocessor,
                          generator_steps, discriminator_steps, noise_size,
                          ema_config, loss_config)
+        self.nonfinite = nonfinite
+        self._pending_losses: Dict[str, list] = {}
         if not hasattr(self.gan_loss, 'disc_loss'):
             raise ValueError(
                 'MSGGAN needs loss_config=dict(gan_loss=dict(type=...)) with a '
@@ -246,7 +264,7 @@ class MSGGAN(BaseGAN):
             self.discriminator, self.real_scales(real, fake), fake,
             getattr(optimizer_wrapper, 'loss_scaler', None))
         loss, log_vars = self.parse_losses(losses)
-        optimizer_wrapper.update_params(loss)
+        self._update_params(optimizer_wrapper, loss, log_vars, 'discriminator')
         return log_vars
 
     def train_generator(self, inputs: dict, data_samples: DataSample,
@@ -267,5 +285,103 @@ class MSGGAN(BaseGAN):
         losses = self.gan_loss.gen_loss(self.discriminator,
                                         self.real_scales(real, fake), fake)
         loss, log_vars = self.parse_losses(losses)
-        optimizer_wrapper.update_params(loss)
+        self._update_params(optimizer_wrapper, loss, log_vars, 'generator')
         return log_vars
+
+    def _update_params(self, optimizer_wrapper: OptimWrapper, loss: Tensor,
+                       log_vars: Dict[str, Tensor], role: str) -> None:
+        """``optimizer_wrapper.update_params(loss)`` that never steps on
+        NaN/Inf: backward, check, step, zero_grad (see ``nonfinite``).
+
+        The loss terms of every backward pass and, at the update, the
+        gradients (one fused norm) are checked with a single synchronisation;
+        gradient accumulation (``should_update``) is respected. Under AMP the
+        gradients are left to the loss scaler, which skips overflowing steps
+        itself; the loss terms are still checked. In 'skip' mode the decision
+        is all-reduced, so every process drops the same updates.
+
+        Args:
+            optimizer_wrapper (OptimWrapper): The optimizer of ``role``.
+            loss (Tensor): The summed loss.
+            log_vars (dict[str, Tensor]): Its terms, as logged; gets
+                ``nonfinite_skips`` in 'skip' mode.
+            role (str): 'discriminator' or 'generator', for the messages.
+        """
+        pending = self._pending_losses.setdefault(role, [])
+        pending.append((list(log_vars), torch.stack(
+            [v.detach().float().reshape(()) for v in log_vars.values()])))
+        optimizer_wrapper.backward(optimizer_wrapper.scale_loss(loss))
+        hub = MessageHub.get_current_instance()
+        if self.nonfinite == 'skip':
+            log_vars['nonfinite_skips'] = torch.tensor(
+                float(hub.get_info('nonfinite_skips', 0)))
+        if not optimizer_wrapper.should_update():
+            return
+        self._pending_losses[role] = []
+        flags = [torch.isfinite(values) for _, values in pending]
+        grads = [
+            p.grad for group in optimizer_wrapper.param_groups
+            for p in group['params'] if p.grad is not None
+        ]
+        if grads and not hasattr(optimizer_wrapper, 'loss_scaler'):
+            norm = torch.stack(torch._foreach_norm(grads)).sum()
+            flags.append(torch.isfinite(norm).reshape(1).to(flags[0].device))
+        finite = torch.cat(flags).all().int()
+        if self.nonfinite == 'skip' and torch.distributed.is_available() \
+                and torch.distributed.is_initialized() \
+                and torch.distributed.get_world_size() > 1:
+            torch.distributed.all_reduce(
+                finite, op=torch.distributed.ReduceOp.MIN)
+        if finite.item():
+            optimizer_wrapper.step()
+            optimizer_wrapper.zero_grad()
+            return
+        what = self._nonfinite_culprit(pending, optimizer_wrapper)
+        iteration = hub.get_info('iter')
+        when = '' if iteration is None else f' at iteration {iteration + 1}'
+        if self.nonfinite == 'stop':
+            raise RuntimeError(
+                f'MSGGAN: {what}{when} (the {role} update): training stopped '
+                'before the optimizer step, so the weights and checkpoints '
+                'stay finite; lower the learning rate or check the data, or '
+                "set model.nonfinite='skip' to drop such updates.")
+        optimizer_wrapper.zero_grad()
+        skips = hub.get_info('nonfinite_skips', 0) + 1
+        hub.update_info('nonfinite_skips', skips)
+        log_vars['nonfinite_skips'] = torch.tensor(float(skips))
+        print_log(
+            f'MSGGAN: {what}{when}: skipped this {role} update '
+            f'(nonfinite_skips={skips}).',
+            logger='current',
+            level=logging.WARNING)
+
+    def _nonfinite_culprit(self, pending: list,
+                           optimizer_wrapper: OptimWrapper) -> str:
+        """Name the first non-finite loss term, else gradient, and its value.
+
+        Args:
+            pending (list): ``(names, values)`` of the loss terms of each
+                backward pass since the last update.
+            optimizer_wrapper (OptimWrapper): Holds the gradients.
+
+        Returns:
+            str: E.g. ``"loss_gp is nan"``.
+        """
+        for names, values in pending:
+            bad = [(n, v) for n, v in zip(names, values.tolist())
+                   if not math.isfinite(v)]
+            if bad:  # a term rather than the total 'loss', if any
+                name, value = next((b for b in bad if b[0] != 'loss'), bad[0])
+                return f'{name} is {value}'
+        watched = {
+            id(p)
+            for group in optimizer_wrapper.param_groups
+            for p in group['params']
+        }
+        for name, param in self.named_parameters():
+            grad = param.grad
+            if id(param) in watched and grad is not None and \
+                    not torch.isfinite(grad).all():
+                value = 'nan' if torch.isnan(grad).any() else 'inf'
+                return f'the gradient of {name} is {value}'
+        return 'a loss or gradient is not finite on another process'

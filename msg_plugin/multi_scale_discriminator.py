@@ -20,6 +20,17 @@ class MultiScaleDiscriminator(BaseModule):
     the block of its resolution; a MinibatchStdDev layer opens every block. A
     subclass gives the layers of the from-RGB and of each block.
 
+    MinibatchStdDev under DDP: mmagic's ``MiniBatchStddevLayer`` groups the
+    samples of the batch it is given, i.e. of each process's own batch (the
+    per-process ``batch_size``, not the global one); groups never span
+    processes. Its ``gather_all_batch=True`` all-gathers the batch first but
+    then returns the whole gathered batch, so it does not fit these
+    discriminators: ours keep the default ``gather_all_batch=False``. The
+    layer asserts that the per-process batch (real, fake and gradient-penalty
+    batches alike) is at most the group size (then one group of all of it) or
+    a multiple of it; with group size 4, use per-process batches of 1-4 or
+    multiples of 4.
+
     Args:
         in_scale (int): Input (highest) resolution, a power of two >= 8.
         img_channels (int): Image channels (1 grey, 3 RGB). Defaults to 3.
