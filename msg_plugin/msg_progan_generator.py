@@ -1,15 +1,78 @@
 # Copyright (c) msg-gan-mmagic contributors. All rights reserved.
 """MSG-ProGAN generator: a ProGAN generator that emits an image at every scale."""
+from functools import partial
 from typing import Callable, List, Optional, Sequence, Union
 
 import torch.nn as nn
+import torch.nn.functional as F
 from mmagic.models.editors.pggan import EqualizedLRConvModule, PGGANNoiseTo2DFeat
 from mmagic.models.utils import get_module_device, noise_sample_fn
 from mmagic.registry import MODELS
+from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule
 from torch import Tensor
 
 from .scales import channel_width, fed_resolutions, scale_resolutions
+
+
+def _upsample_conv3x3(conv: nn.Conv2d, x: Tensor) -> Tensor:
+    """``conv(nearest_upsample_x2(x))`` for a 3x3, padding-1 ``conv``.
+
+    Every output pixel of the upsampled image sees a 2x2 patch of ``x``, so the
+    pair is one stride-2 transposed convolution of ``x`` whose 4x4 kernel sums
+    the 3x3 taps that land on the same input pixel (the official ProGAN's
+    ``fused_scale``): 4/9 of the multiply-adds, the same result up to float
+    rounding. ``conv.weight`` is read after ``conv``'s forward pre-hooks
+    (equalized LR) have run.
+    """
+    weight = F.pad(conv.weight, [1, 1, 1, 1])
+    weight = weight[..., 1:, 1:] + weight[..., 1:, :-1] + \
+        weight[..., :-1, 1:] + weight[..., :-1, :-1]
+    return F.conv_transpose2d(
+        x, weight.flip(2, 3).transpose(0, 1), conv.bias, stride=2, padding=1)
+
+
+class UpsampleConvBlock(nn.Sequential):
+    """``nn.Upsample(scale_factor=2, mode='nearest')``, a conv module, more
+    layers: run with the upsampling folded into the first convolution.
+
+    The layers (and so the state dict) are those of the plain
+    ``nn.Sequential``; when the first conv is a 3x3, stride-1, padding-1
+    ``nn.Conv2d`` inside an mmcv ``ConvModule`` (e.g. an
+    ``EqualizedLRConvModule``), its conv step runs as
+    :func:`_upsample_conv3x3` on the low-resolution input, the way mmcv swaps
+    ``conv.forward`` for its fused conv-bn eval path, so pre-hooks, activation
+    and norm run as before. Anything else runs unfused.
+    """
+
+    def __init__(self, *layers: nn.Module) -> None:
+        super().__init__(*layers)
+        upsample, module = (list(layers) + [None, None])[:2]
+        conv = getattr(module, 'conv', None)
+        self.folded = (
+            isinstance(upsample, nn.Upsample) and upsample.mode == 'nearest'
+            and upsample.size is None and upsample.scale_factor in (2, 2.,
+                                                                    (2, 2))
+            and isinstance(module, ConvModule)
+            and not module.with_explicit_padding
+            and type(conv) is nn.Conv2d
+            and conv.kernel_size == (3, 3) and conv.stride == (1, 1)
+            and conv.padding == (1, 1) and conv.dilation == (1, 1)
+            and conv.groups == 1 and conv.padding_mode == 'zeros')
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Upsample ``x`` ``(N, C, H, W)`` x2 and apply the layers."""
+        if not self.folded:
+            return super().forward(x)
+        _, module, *rest = self
+        module.conv.forward = partial(_upsample_conv3x3, module.conv)
+        try:
+            x = module(x)
+        finally:
+            del module.conv.forward
+        for layer in rest:
+            x = layer(x)
+        return x
 
 
 @MODELS.register_module()
@@ -18,9 +81,11 @@ class MSGProGANGenerator(BaseModule):
 
     ``z -> hypersphere norm -> dense to 4x4 -> LReLU -> PixelNorm -> conv3x3 -> LReLU
     -> PixelNorm``, then one block per doubling: nearest x2 upsample, two
-    ``conv3x3 -> LReLU(0.2) -> PixelNorm``. Every block of ``resolutions`` (all
-    by default; see ``msg_scales``) has its own 1x1 to-RGB head (linear, gain 1);
-    the heads are independent, none is summed into the next.
+    ``conv3x3 -> LReLU(0.2) -> PixelNorm`` (the upsampling runs folded into the
+    first conv, see :class:`UpsampleConvBlock`). Every block of
+    ``resolutions`` (all by default; see ``msg_scales``) has its own 1x1 to-RGB
+    head (linear, gain 1); the heads are independent, none is summed into the
+    next.
     All layers use the equalized learning rate (weights ~ N(0, 1), scaled at run
     time by ``gain / sqrt(fan_in)``, gain sqrt(2) for hidden layers).
 
@@ -78,7 +143,7 @@ class MSGProGANGenerator(BaseModule):
         self.blocks = nn.ModuleList([conv(widths[0], widths[0])])
         for in_ch, out_ch in zip(widths[:-1], widths[1:]):
             self.blocks.append(
-                nn.Sequential(
+                UpsampleConvBlock(
                     nn.Upsample(scale_factor=2, mode='nearest'),
                     conv(in_ch, out_ch), conv(out_ch, out_ch)))
         self.to_rgbs = nn.ModuleList([

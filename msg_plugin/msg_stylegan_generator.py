@@ -14,6 +14,7 @@ from mmagic.registry import MODELS
 from mmengine.model import BaseModule
 from torch import Tensor
 
+from .msg_progan_generator import UpsampleConvBlock
 from .scales import channel_width, fed_resolutions, scale_resolutions
 
 Styles = Union[Tensor, Sequence[Tensor], Callable, None]
@@ -42,6 +43,7 @@ class MSGStyleGenerator(BaseModule):
     equalized-LR dense layers (lr multiplier 0.01, LReLU) -> w, broadcast to the
     ``2 * (log2(out_size) - 1)`` style inputs; synthesis from a learned 4x4
     constant through mmagic's ``StyleConv`` blocks (upsample + conv3x3 + blur,
+    the upsampling folded into the conv as in :class:`UpsampleConvBlock`;
     transposed conv from 128 px on as in StyleGAN; per-pixel noise with a learned
     weight per channel; LReLU; AdaIN). Every block has its own 1x1 to-RGB (linear,
     gain 1) whose outputs are independent, not summed as in StyleGAN2.
@@ -126,6 +128,9 @@ class MSGStyleGenerator(BaseModule):
                 fused=r >= 128)
             conv.noise_injector1 = ChannelNoiseInjection(width)
             conv.noise_injector2 = ChannelNoiseInjection(width)
+            if isinstance(conv.conv1, nn.Sequential) and isinstance(
+                    conv.conv1[0], nn.Upsample):  # below 128 px: fold it
+                conv.conv1 = UpsampleConvBlock(*conv.conv1)
             self.convs.append(conv)
             if r in self.resolutions:
                 self.to_rgbs.append(

@@ -2,14 +2,51 @@
 """What every MSG discriminator shares: scales, combine functions, the loop."""
 from typing import List, Optional, Sequence
 
+import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from mmagic.models.editors.pggan import MiniBatchStddevLayer
+from mmagic.models.editors.stylegan1.stylegan1_modules import (Blur,
+                                                               make_kernel)
 from mmagic.registry import MODELS
+from mmcv.ops.upfirdn2d import upfirdn2d
 from mmengine.model import BaseModule
 from torch import Tensor
 
 from .scales import (channel_width, check_scales, fed_resolutions,
                      scale_resolutions)
+
+
+class PooledBlur(nn.Module):
+    """mmagic's ``Blur`` with the [1, 2, 1] kernel as two 2x2 average pools.
+
+    ``[1, 2, 1] x [1, 2, 1] / 16`` is the 2x2 box filter applied twice, so with
+    padding (1, 1) the blur is ``avg_pool(avg_pool(pad(x), 2, 1), 2, 1)``: the
+    same output up to float rounding. The reason is the R1 penalty: it
+    differentiates the discriminator twice, and torch's double backward of a
+    depthwise convolution (mmagic's reference ``upfirdn2d`` on CPU) runs one
+    convolution per channel (512 per blur at the paper's widths), about a
+    sixth of an MSG-StyleGAN iteration on CPU. Pooling has cheap linear
+    derivatives of every order. Other kernels or paddings keep ``upfirdn2d``.
+    The ``kernel`` buffer is kept, so state dicts are unchanged.
+
+    Args:
+        blur (Blur): The mmagic module to stand in for.
+    """
+
+    def __init__(self, blur: Blur) -> None:
+        super().__init__()
+        self.register_buffer('kernel', blur.kernel)
+        self.pad = blur.pad
+        self.pooled = tuple(blur.pad) == (1, 1) and torch.equal(
+            blur.kernel.cpu(), make_kernel([1, 2, 1]))
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Blur ``x`` ``(N, C, H, W)``; same shape out."""
+        if not self.pooled:  # what Blur.forward does
+            return upfirdn2d(x, self.kernel.to(x.dtype), padding=self.pad)
+        x = F.pad(x, [1, 1, 1, 1])
+        return F.avg_pool2d(F.avg_pool2d(x, 2, stride=1), 2, stride=1)
 
 
 class MultiScaleDiscriminator(BaseModule):
@@ -18,7 +55,8 @@ class MultiScaleDiscriminator(BaseModule):
     The full-resolution image enters through ``make_from_rgb``; the image of every
     scale in ``msg_scales`` is merged by the combine function phi into the input of
     the block of its resolution; a MinibatchStdDev layer opens every block. A
-    subclass gives the layers of the from-RGB and of each block.
+    subclass gives the layers of the from-RGB and of each block; an mmagic
+    ``Blur`` among a block's layers runs as :class:`PooledBlur`.
 
     MinibatchStdDev under DDP: mmagic's ``MiniBatchStddevLayer`` groups the
     samples of the batch it is given, i.e. of each process's own batch (the
@@ -86,8 +124,10 @@ class MultiScaleDiscriminator(BaseModule):
                 in_channels = phi.out_channels
             self.blocks.append(
                 nn.Sequential(
-                    MiniBatchStddevLayer(**mbstd_cfg),
-                    *self.make_block(r, in_channels + 1)))
+                    MiniBatchStddevLayer(**mbstd_cfg), *[
+                        PooledBlur(layer) if type(layer) is Blur else layer
+                        for layer in self.make_block(r, in_channels + 1)
+                    ]))
 
     def init_weights(self) -> None:
         """Keep the construction-time init unless ``init_cfg`` asks otherwise.
