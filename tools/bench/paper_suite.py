@@ -21,6 +21,20 @@ from mmagic.structures import DataSample
 SUITE = ('msg', 'msg_off', 'pggan', 'msgstyle', 'msgstyle_off', 'stylegan1')
 DEFAULT_BATCH = {32: 16, 128: 8}
 PAPER_BASE, PAPER_MAX = 16384, 512
+# MSG model -> generator, its size and latent arguments, discriminator,
+# combine, loss (its ``_off`` twin: the same with ``msg_scales=[]``)
+MSG_FAMILIES = {
+    'msg': ('MSGProGANGenerator', 'out_scale', 'noise_size',
+            'MSGProGANDiscriminator',
+            'SimpleCombine',
+            dict(type='MultiScaleWGANGPLoss', gp_weight=10.,
+                 drift_weight=1e-3)),
+    'msgstyle': ('MSGStyleGenerator', 'out_size', 'style_channels',
+                 'MSGStyleDiscriminator',
+                 'CatLinCombine',
+                 dict(type='NonSaturatingR1Loss', r1_weight=10.,
+                      r1_mode='total')),
+}
 STEP_EMA = dict(type='ExponentialMovingAverage', interval=1, momentum=0.001)
 
 
@@ -100,38 +114,22 @@ def suite_config(name: str, resolution: int, scale: float) -> dict:
     base, top = widths(scale)
     style = top  # latent / style size: 512 at paper widths
     preprocessor = dict(type='DataPreprocessor')
-    if name in ('msg', 'msg_off'):
+    family = MSG_FAMILIES.get(name.removesuffix('_off'))
+    if family is not None:
+        generator, size_key, latent_key, discriminator, combine, loss = family
         return dict(
             type='MSGGAN',
             data_preprocessor=preprocessor,
-            generator=dict(
-                type='MSGProGANGenerator', out_scale=resolution,
-                noise_size=style, channel_base=base, max_channels=top),
+            generator={
+                'type': generator, size_key: resolution,
+                latent_key: style,
+                'channel_base': base, 'max_channels': top},
             discriminator=dict(
-                type='MSGProGANDiscriminator', in_scale=resolution,
-                channel_base=base, max_channels=top,
-                combine=dict(type='SimpleCombine')),
+                type=discriminator, in_scale=resolution, channel_base=base,
+                max_channels=top, combine=dict(type=combine)),
             ema_config=STEP_EMA,
-            loss_config=dict(
-                gan_loss=dict(type='MultiScaleWGANGPLoss', gp_weight=10.,
-                              drift_weight=1e-3)),
-            msg_scales=[] if name == 'msg_off' else None)
-    if name in ('msgstyle', 'msgstyle_off'):
-        return dict(
-            type='MSGGAN',
-            data_preprocessor=preprocessor,
-            generator=dict(
-                type='MSGStyleGenerator', out_size=resolution,
-                style_channels=style, channel_base=base, max_channels=top),
-            discriminator=dict(
-                type='MSGStyleDiscriminator', in_scale=resolution,
-                channel_base=base, max_channels=top,
-                combine=dict(type='CatLinCombine')),
-            ema_config=STEP_EMA,
-            loss_config=dict(
-                gan_loss=dict(type='NonSaturatingR1Loss', r1_weight=10.,
-                              r1_mode='total')),
-            msg_scales=[] if name == 'msgstyle_off' else None)
+            loss_config=dict(gan_loss=loss),
+            msg_scales=[] if name.endswith('_off') else None)
     if name == 'pggan':
         return dict(
             type='ProgressiveGrowingGAN',
