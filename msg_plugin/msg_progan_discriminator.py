@@ -3,11 +3,15 @@
 from typing import List
 
 import torch.nn as nn
-from mmagic.models.editors.pggan import (EqualizedLRConvModule,
+from mmagic.models.editors.pggan import (EqualizedLRConvDownModule,
+                                         EqualizedLRConvModule,
                                          EqualizedLRLinearModule)
 from mmagic.registry import MODELS
 
 from .multi_scale_discriminator import MultiScaleDiscriminator
+
+
+LRELU = dict(type='LeakyReLU', negative_slope=0.2)
 
 
 def _conv(in_channels: int,
@@ -18,7 +22,7 @@ def _conv(in_channels: int,
         out_channels,
         kernel_size=kernel_size,
         padding=1 if kernel_size == 3 else 0,
-        act_cfg=dict(type='LeakyReLU', negative_slope=0.2))
+        act_cfg=LRELU)
 
 
 @MODELS.register_module()
@@ -40,9 +44,23 @@ class MSGProGANDiscriminator(MultiScaleDiscriminator):
     in the last block, over the whole batch), and the full-resolution from-RGB is
     linear.
 
-    Arguments are those of :class:`MultiScaleDiscriminator`; phi defaults to
-    ``SimpleCombine``, the paper's best for MSG-ProGAN.
+    Arguments are those of :class:`MultiScaleDiscriminator`, and:
+
+    Args:
+        fused_convdown (bool): Run each block's second conv and the pooling as
+            mmagic's ``PGGANDiscriminator`` does by default (the official
+            ProGAN's ``fused_scale``): ``conv3x3 -> 2x2 avg-pool -> LReLU``,
+            as one stride-2 4x4 conv with 4/9 of the multiply-adds. Not the
+            paper's block (it pools after the LReLU), so not the same
+            function, but the same parameters and state-dict keys. Defaults
+            to False (the paper).
+
+    phi defaults to ``SimpleCombine``, the paper's best for MSG-ProGAN.
     """
+
+    def __init__(self, *args, fused_convdown: bool = False, **kwargs) -> None:
+        self.fused_convdown = fused_convdown  # read by make_block
+        super().__init__(*args, **kwargs)
 
     def make_from_rgb(self, out_channels: int) -> nn.Module:
         """Linear 1x1 from-RGB (paper Table 7)."""
@@ -52,6 +70,14 @@ class MSGProGANDiscriminator(MultiScaleDiscriminator):
     def make_block(self, resolution: int, in_channels: int) -> List[nn.Module]:
         """Two 3x3 convs and 2x2 average pooling; conv4x4 + linear at 4x4."""
         width = self.width(resolution)
+        if resolution > 4 and self.fused_convdown:
+            return [
+                _conv(in_channels, width),
+                EqualizedLRConvDownModule(
+                    width, self.width(resolution // 2), kernel_size=3,
+                    stride=2, padding=1, act_cfg=LRELU,
+                    downsample=dict(type='fused_pool'))
+            ]
         if resolution > 4:
             return [
                 _conv(in_channels, width),

@@ -5,14 +5,15 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-MODELS = ('msg', 'msg_off', 'pggan', 'msgstyle', 'msgstyle_off', 'stylegan1')
-RATIOS = ('msg_vs_off', 'msg_vs_pggan', 'msgstyle_vs_off',
-          'msgstyle_vs_stylegan1')
+MODELS = ('msg', 'msg_off', 'msg_fused', 'pggan', 'pggan_unfused', 'msgstyle',
+          'msgstyle_off', 'stylegan1')
+RATIOS = ('msg_vs_off', 'msg_vs_pggan', 'msg_vs_pggan_unfused',
+          'msg_fused_vs_pggan', 'msgstyle_vs_off', 'msgstyle_vs_stylegan1')
 
 
 def test_paper_suite_reports_every_model_and_ratio():
     # widths 1/64 of the paper's (8 channels), 16x16, batch 4: one warm-up
-    # round (the FLOP count) and two timed rounds of all six models, each
+    # round (the FLOP count) and two timed rounds of all eight models, each
     # also trained once in its own forked memory probe
     proc = subprocess.run(
         [
@@ -40,6 +41,9 @@ def test_paper_suite_reports_every_model_and_ratio():
     # the multi-scale connections add to-RGB / from-RGB work, never remove it
     assert values['gflop_msg_16'] > values['gflop_msg_off_16']
     assert values['gflop_msgstyle_16'] > values['gflop_msgstyle_off_16']
+    # a fused down-conv is 4/9 of the conv it replaces, on both sides
+    assert values['gflop_msg_fused_16'] < values['gflop_msg_16']
+    assert values['gflop_pggan_16'] < values['gflop_pggan_unfused_16']
     # the human-readable table names every model
     table = '\n'.join(lines[:-1])
     assert all(f'\n{model} ' in table for model in MODELS)

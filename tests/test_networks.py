@@ -1,6 +1,7 @@
 # Copyright (c) msg-gan-mmagic contributors. All rights reserved.
 import pytest
 import torch
+import torch.nn.functional as F
 from mmagic.registry import MODELS
 
 from msg_plugin.scales import channel_width, scale_resolutions
@@ -87,6 +88,26 @@ def test_discriminator_scores_every_scale_of_the_generator():
     score.sum().backward()
     # every to-RGB head receives gradient from the single discriminator
     assert all(h.conv.weight_orig.grad.abs().sum() > 0 for h in gen.to_rgbs)
+
+
+def test_fused_convdown_pools_before_the_activation_on_the_same_weights():
+    torch.manual_seed(0)
+    paper = build('D', 16, **TINY)
+    fused = build('D', 16, fused_convdown=True, **TINY)
+    fused.load_state_dict(paper.state_dict())  # same keys and shapes
+    x = torch.randn(4, 17, 16, 16)  # the input of the 16x16 block's first conv
+    hidden = paper.blocks[0][1](x)
+    # paper: conv3x3 -> LReLU -> pool; fused (mmagic's PGGAN): conv -> pool
+    # -> LReLU, the conv's equalized-LR weight and bias unchanged
+    conv = paper.blocks[0][2].conv
+    expected = F.leaky_relu(F.avg_pool2d(conv(hidden), 2), 0.2)
+    torch.testing.assert_close(fused.blocks[0][2](hidden), expected)
+    assert not torch.allclose(paper.blocks[0][3](paper.blocks[0][2](hidden)),
+                              expected)
+    # the 4x4 critic is the same block either way
+    imgs = [torch.randn(4, 3, r, r) for r in (4, 8, 16)]
+    assert fused(imgs).shape == (4, 1)
+    assert len(fused.blocks[-1]) == len(paper.blocks[-1])
 
 
 @pytest.mark.parametrize('combine,widths', [

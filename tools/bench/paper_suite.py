@@ -5,6 +5,14 @@ MSG-ProGAN and MSG-StyleGAN at the paper's widths, each with its multi-scale
 connections on and off (``msg_scales=[]``), and mmagic's PGGAN and StyleGANv1
 held at their final resolution; all with the same optimizer and EMA, stepped on
 one fixed real batch.
+
+The discriminator blocks of the two ProGANs differ: the paper's (and the
+official ProGAN's default) is ``conv3x3 -> LReLU -> conv3x3 -> LReLU -> 2x2
+avg-pool``, mmagic's PGGAN by default fuses the second conv with the pooling
+(``fused_convdown``: conv, pool, then LReLU, as one stride-2 4x4 conv). So the
+suite also has each side with the other's block: ``msg_fused``
+(``MSGProGANDiscriminator(fused_convdown=True)``) and ``pggan_unfused``
+(``PGGANDiscriminator(fused_convdown=False)``).
 """
 import importlib
 from contextlib import contextmanager
@@ -18,11 +26,13 @@ from mmagic.registry import MODELS
 from mmagic.structures import DataSample
 
 # suite models, in the order they are stepped in every round
-SUITE = ('msg', 'msg_off', 'pggan', 'msgstyle', 'msgstyle_off', 'stylegan1')
+SUITE = ('msg', 'msg_off', 'msg_fused', 'pggan', 'pggan_unfused', 'msgstyle',
+         'msgstyle_off', 'stylegan1')
 DEFAULT_BATCH = {32: 16, 128: 8}
 PAPER_BASE, PAPER_MAX = 16384, 512
 # MSG model -> generator, its size and latent arguments, discriminator,
-# combine, loss (its ``_off`` twin: the same with ``msg_scales=[]``)
+# combine, loss (its ``_off`` twin: the same with ``msg_scales=[]``; its
+# ``_fused`` twin: the discriminator with ``fused_convdown=True``)
 MSG_FAMILIES = {
     'msg': ('MSGProGANGenerator', 'out_scale', 'noise_size',
             'MSGProGANDiscriminator',
@@ -114,9 +124,11 @@ def suite_config(name: str, resolution: int, scale: float) -> dict:
     base, top = widths(scale)
     style = top  # latent / style size: 512 at paper widths
     preprocessor = dict(type='DataPreprocessor')
-    family = MSG_FAMILIES.get(name.removesuffix('_off'))
+    family_name, _, variant = name.partition('_')
+    family = MSG_FAMILIES.get(family_name)
     if family is not None:
         generator, size_key, latent_key, discriminator, combine, loss = family
+        fused = dict(fused_convdown=True) if variant == 'fused' else {}
         return dict(
             type='MSGGAN',
             data_preprocessor=preprocessor,
@@ -126,11 +138,16 @@ def suite_config(name: str, resolution: int, scale: float) -> dict:
                 'channel_base': base, 'max_channels': top},
             discriminator=dict(
                 type=discriminator, in_scale=resolution, channel_base=base,
-                max_channels=top, combine=dict(type=combine)),
+                max_channels=top, combine=dict(type=combine), **fused),
             ema_config=STEP_EMA,
             loss_config=dict(gan_loss=loss),
-            msg_scales=[] if name.endswith('_off') else None)
-    if name == 'pggan':
+            msg_scales=[] if variant == 'off' else None)
+    if family_name == 'pggan':
+        # the paper's block: mmagic 1.2.0's fused_convdown=False path reads
+        # self.downsample before it sets it, so it is built as a "fused" block
+        # of a stride-1 conv + LReLU followed by 2x2 average pooling
+        unfused = dict(fused_convdown_cfg=dict(
+            stride=1, downsample=dict(type='avgpool')))
         return dict(
             type='ProgressiveGrowingGAN',
             data_preprocessor=preprocessor,
@@ -140,7 +157,8 @@ def suite_config(name: str, resolution: int, scale: float) -> dict:
                 base_channels=base // 2, max_channels=top),
             discriminator=dict(
                 type='PGGANDiscriminator', in_scale=resolution,
-                base_channels=base // 2, max_channels=top),
+                base_channels=base // 2, max_channels=top,
+                **(unfused if variant == 'unfused' else {})),
             nkimgs_per_scale={str(resolution): 1e9},
             ema_config=STEP_EMA)
     if name == 'stylegan1':

@@ -20,7 +20,11 @@ multi-scale connection off (``msg_scales=[]``) and against mmagic's own GAN of
 that family (``ProgressiveGrowingGAN`` with PGGAN's networks, ``StyleGANv1``),
 held at the final resolution (``nkimgs_per_scale={R: 1e9}``: no growing), all
 stepped through their own ``train_step`` on one fixed real batch with the same
-optimizer (Adam, lr 1e-3, betas (0, 0.99)) and the same EMA. It reports per
+optimizer (Adam, lr 1e-3, betas (0, 0.99)) and the same EMA. mmagic's PGGAN
+fuses each discriminator block's second conv with its pooling (a cheaper block
+than the paper's), so the ProGANs are also compared block for block:
+``msg_vs_pggan_unfused`` (PGGAN with the paper's block) and
+``msg_fused_vs_pggan`` (MSG-ProGAN with PGGAN's block). It reports per
 model the median s/iter (min-max), the conv/linear FLOPs of one iteration, the
 achieved GFLOP/s, its fraction of this CPU's conv throughput at the model's
 dominant shapes (measured here), and the peak memory; ratios are our median of
@@ -83,6 +87,8 @@ from paper_suite import DEFAULT_BATCH, SUITE, build_suite, widths
 RATIOS = {
     'msg_vs_off': ('msg', 'msg_off'),
     'msg_vs_pggan': ('msg', 'pggan'),
+    'msg_vs_pggan_unfused': ('msg', 'pggan_unfused'),
+    'msg_fused_vs_pggan': ('msg_fused', 'pggan'),
     'msgstyle_vs_off': ('msgstyle', 'msgstyle_off'),
     'msgstyle_vs_stylegan1': ('msgstyle', 'stylegan1'),
 }
