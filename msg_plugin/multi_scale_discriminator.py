@@ -5,6 +5,7 @@ from typing import List, Optional, Sequence
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from mmagic.models.editors.pggan import MiniBatchStddevLayer
 from mmagic.models.editors.stylegan1.stylegan1_modules import (Blur,
                                                                make_kernel)
 from mmagic.registry import MODELS
@@ -12,7 +13,6 @@ from mmcv.ops.upfirdn2d import upfirdn2d
 from mmengine.model import BaseModule
 from torch import Tensor
 
-from .minibatch_stddev import MiniBatchStdDev
 from .scales import (channel_width, check_scales, fed_resolutions,
                      scale_resolutions)
 
@@ -54,8 +54,7 @@ class MultiScaleDiscriminator(BaseModule):
 
     The full-resolution image enters through ``make_from_rgb``; the image of every
     scale in ``msg_scales`` is merged by the combine function phi into the input of
-    the block of its resolution; a MinibatchStdDev layer (mmagic's, with a
-    cheaper backward: :class:`MiniBatchStdDev`) opens every block. A
+    the block of its resolution; a MinibatchStdDev layer opens every block. A
     subclass gives the layers of the from-RGB and of each block; an mmagic
     ``Blur`` among a block's layers runs as :class:`PooledBlur`.
 
@@ -125,7 +124,7 @@ class MultiScaleDiscriminator(BaseModule):
                 in_channels = phi.out_channels
             self.blocks.append(
                 nn.Sequential(
-                    MiniBatchStdDev(**mbstd_cfg), *[
+                    MiniBatchStddevLayer(**mbstd_cfg), *[
                         PooledBlur(layer) if type(layer) is Blur else layer
                         for layer in self.make_block(r, in_channels + 1)
                     ]))

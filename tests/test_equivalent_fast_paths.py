@@ -1,24 +1,19 @@
 # Copyright (c) msg-gan-mmagic contributors. All rights reserved.
 """The faster equivalents compute what the layers they stand for compute.
 
-``PooledBlur`` (mmagic's [1, 2, 1] ``Blur`` as two average pools) and
-``MiniBatchStdDev`` (mmagic's layer with a closed-form backward) to the second
-derivative, as the gradient penalties need; ``UpsampleConvBlock`` (nearest
-upsampling folded into the next 3x3 conv) in both generators, outputs and
-gradients.
+``PooledBlur`` (mmagic's [1, 2, 1] ``Blur`` as two average pools) to the second
+derivative, as R1 needs; ``UpsampleConvBlock`` (nearest upsampling folded into
+the next 3x3 conv) in both generators, outputs and gradients.
 """
 import copy
 
 import pytest
 import torch
 import torch.nn as nn
-from mmagic.models.editors.pggan import MiniBatchStddevLayer
 from mmagic.models.editors.stylegan1.stylegan1_modules import Blur
 from torch import autograd
 
-from msg_plugin.minibatch_stddev import MiniBatchStdDev
-from msg_plugin.msg_losses import MultiScaleWGANGPLoss, NonSaturatingR1Loss
-from msg_plugin.msg_progan_discriminator import MSGProGANDiscriminator
+from msg_plugin.msg_losses import NonSaturatingR1Loss
 from msg_plugin.msg_progan_generator import (MSGProGANGenerator,
                                              UpsampleConvBlock)
 from msg_plugin.msg_stylegan_discriminator import MSGStyleDiscriminator
@@ -129,45 +124,3 @@ def test_upsample_conv_block_leaves_other_layers_unfolded():
     assert not UpsampleConvBlock(nn.Upsample(scale_factor=2), conv).folded
     assert not UpsampleConvBlock(
         nn.Upsample(scale_factor=2, mode='bilinear'), conv).folded
-
-
-@pytest.mark.parametrize('batch', [8, 3])  # two groups of 4; one group of 3
-def test_minibatch_stddev_matches_the_host_to_the_second_derivative(batch):
-    torch.manual_seed(0)
-    x = torch.randn(batch, 5, 4, 6, dtype=torch.float64)
-    weight = torch.randn(1, 6, 1, 1, dtype=torch.float64)
-    results = []
-    for layer in (MiniBatchStddevLayer(), MiniBatchStdDev()):
-        leaf = x.clone().requires_grad_(True)
-        out = layer(leaf) * weight
-        grad, = autograd.grad(
-            out.sum() + out.pow(2).sum(), leaf, create_graph=True)
-        grad.pow(2).sum().backward()
-        results.append((out.detach(), grad.detach(), leaf.grad))
-    for ref, new in zip(*results):
-        torch.testing.assert_close(new, ref, rtol=1e-10, atol=1e-10)
-    leaf = x[:, :2].clone().requires_grad_(True)
-    assert autograd.gradgradcheck(MiniBatchStdDev(), (leaf, ))
-    with pytest.raises(AssertionError, match='divisible'):
-        MiniBatchStdDev()(torch.randn(6, 2, 4, 4))
-
-
-def test_progan_discriminator_gradient_penalty_as_with_the_host_layer():
-    torch.manual_seed(0)
-    disc = MSGProGANDiscriminator(
-        16, channel_base=128, max_channels=8).double()
-    assert all(isinstance(b[0], MiniBatchStdDev) for b in disc.blocks)
-    reference = copy.deepcopy(disc)
-    for block in reference.blocks:
-        block[0] = MiniBatchStddevLayer()
-    real = image_pyramid(torch.randn(8, 3, 16, 16).double(), disc.resolutions)
-    fake = image_pyramid(torch.randn(8, 3, 16, 16).double(), disc.resolutions)
-    outputs = []
-    for net in (reference, disc):
-        torch.manual_seed(1)  # the same interpolation factors
-        losses = MultiScaleWGANGPLoss().disc_loss(net, real, fake)
-        sum(v for k, v in losses.items() if k.startswith('loss')).backward()
-        outputs.append([losses['loss_gp'].detach()] +
-                       [p.grad for p in net.parameters()])
-    for ref, new in zip(*outputs):
-        torch.testing.assert_close(new, ref, rtol=1e-10, atol=1e-10)
