@@ -70,18 +70,19 @@ class MSGProGANDiscriminator(MultiScaleDiscriminator):
     def make_block(self, resolution: int, in_channels: int) -> List[nn.Module]:
         """Two 3x3 convs and 2x2 average pooling; conv4x4 + linear at 4x4."""
         width = self.width(resolution)
-        if resolution > 4 and self.fused_convdown:
-            return [
-                _conv(in_channels, width),
-                EqualizedLRConvDownModule(
-                    width, self.width(resolution // 2), kernel_size=3,
-                    stride=2, padding=1, act_cfg=LRELU,
-                    downsample=dict(type='fused_pool'))
-            ]
         if resolution > 4:
+            out_channels = self.width(resolution // 2)
+            if self.fused_convdown:
+                return [
+                    _conv(in_channels, width),
+                    EqualizedLRConvDownModule(
+                        width, out_channels, kernel_size=3, stride=2,
+                        padding=1, act_cfg=LRELU,
+                        downsample=dict(type='fused_pool'))
+                ]
             return [
                 _conv(in_channels, width),
-                _conv(width, self.width(resolution // 2)),
+                _conv(width, out_channels),
                 nn.AvgPool2d(2)
             ]
         return [

@@ -12,7 +12,7 @@ avg-pool``, mmagic's PGGAN by default fuses the second conv with the pooling
 (``fused_convdown``: conv, pool, then LReLU, as one stride-2 4x4 conv). So the
 suite also has each side with the other's block: ``msg_fused``
 (``MSGProGANDiscriminator(fused_convdown=True)``) and ``pggan_unfused``
-(``PGGANDiscriminator(fused_convdown=False)``).
+(``PGGANDiscriminator`` with conv -> LReLU -> avg-pool blocks).
 """
 import importlib
 from contextlib import contextmanager
