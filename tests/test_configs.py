@@ -18,6 +18,7 @@ from mmengine.runner import Runner
 
 from mmagic.registry import METRICS
 from msg_plugin.mnist_dataset import EmbeddedMNISTDataset
+from runner_helpers import own_experiment
 
 ROOT = Path(__file__).resolve().parents[1]
 # the 1024-px configs take 20-40 s each on 2 cores (first-iteration oneDNN set-up
@@ -80,6 +81,7 @@ def test_config_trains_one_iteration(path, tmp_path):
     cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
     cfg.test_cfg = cfg.test_dataloader = cfg.test_evaluator = None
 
+    own_experiment(cfg)
     runner = Runner.from_cfg(cfg)
     runner.train()
     assert runner.iter == 1
@@ -115,6 +117,7 @@ def test_paper_schedule_keeps_the_best_checkpoint_by_fid(tmp_path):
     fid = dict(cfg.val_evaluator.metrics[0], fake_nums=8)
     cfg.val_evaluator = dict(metrics=[fid])
     cfg.test_cfg = cfg.test_dataloader = cfg.test_evaluator = None
+    own_experiment(cfg)
     runner = Runner.from_cfg(cfg)
     runner.train()
     best = sorted(p.name for p in (tmp_path / 'work').glob('best_*.pth'))
