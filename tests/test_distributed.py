@@ -17,6 +17,7 @@ import torch
 from mmengine import Config
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import get_state_dict
+from runner_helpers import own_experiment
 from test_tools import TINY, free_port, run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -232,7 +233,7 @@ def test_checkpoint_with_ddp_wrapper_names_loads_into_a_plain_model(tmp_path):
     for net in ('generator', 'discriminator'):
         cfg.model[net].update(channel_base=64, max_channels=8)
     cfg.work_dir = str(tmp_path)
-    cfg.experiment_name = 'ddp_names'
+    own_experiment(cfg)
     runner = Runner.from_cfg(cfg)
     state = {k: v + 1 if v.is_floating_point() else v
              for k, v in get_state_dict(runner.model).items()}

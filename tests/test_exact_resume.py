@@ -18,6 +18,7 @@ from mmengine import Config
 from mmengine.runner import Runner
 
 from msg_plugin.random_state_hook import CKPT_KEY
+from runner_helpers import own_experiment
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMOS = ['configs/msg_progan_mnist.py', 'configs/msg_stylegan_mnist.py']
@@ -50,8 +51,7 @@ def train(config, work_dir, max_iters, resume=False):
     cfg.merge_from_dict(dict(OPTIONS, **{'train_cfg.max_iters': max_iters}))
     cfg.work_dir = str(work_dir)
     cfg.resume = resume
-    # a message hub of its own: two runs in one second would share one
-    cfg.experiment_name = f'{work_dir.name}_{max_iters}_{resume}'
+    own_experiment(cfg)
     Runner.from_cfg(cfg).train()
 
 

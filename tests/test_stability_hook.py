@@ -10,18 +10,19 @@ from mmengine import Config
 from mmengine.runner import Runner
 
 from msg_plugin.stability_hook import TrainingStabilityHook
+from runner_helpers import own_experiment
 
 TINY = dict(channel_base=64, max_channels=8)
 RESOLUTIONS = ['4', '8', '16', '32']
 
 
-def train(work_dir, iters, name, resume=False, g_lr=None, **hook_kwargs):
+def train(work_dir, iters, resume=False, g_lr=None, **hook_kwargs):
     """The MNIST demo config with tiny widths and the stability hook."""
     cfg = Config.fromfile('configs/msg_progan_mnist.py')
     cfg.model.generator.update(TINY)
     cfg.model.discriminator.update(TINY)
     cfg.work_dir = str(work_dir)
-    cfg.experiment_name = name  # own visualizer and message hub per runner
+    own_experiment(cfg)
     cfg.resume = resume
     cfg.train_cfg.max_iters = iters
     cfg.train_dataloader.batch_size = 4
@@ -38,7 +39,7 @@ def train(work_dir, iters, name, resume=False, g_lr=None, **hook_kwargs):
 
 @pytest.fixture(scope='module')
 def trained(tmp_path_factory):
-    return train(tmp_path_factory.mktemp('stability'), 2, 'stability_base')
+    return train(tmp_path_factory.mktemp('stability'), 2)
 
 
 def values(hook):
@@ -79,7 +80,7 @@ def test_unchanged_generator_scores_zero(trained, sample_model):
 
 
 def test_frozen_generator_in_training_scores_zero(tmp_path):
-    _, hook = train(tmp_path, 2, 'stability_frozen', g_lr=0.,
+    _, hook = train(tmp_path, 2, g_lr=0.,
                     sample_model='orig')
     assert values(hook)[1:] == [dict.fromkeys(RESOLUTIONS, 0.)] * 2
 
@@ -116,10 +117,8 @@ def test_checkpoint_round_trip(trained):
 
 @pytest.mark.parametrize('save_rendering', [True, False])
 def test_resume_continues_the_curve(tmp_path, save_rendering):
-    train(tmp_path, 2, f'stability_first_{save_rendering}',
-          save_rendering=save_rendering)
-    _, hook = train(tmp_path, 4, f'stability_resumed_{save_rendering}',
-                    resume=True, save_rendering=save_rendering)
+    train(tmp_path, 2, save_rendering=save_rendering)
+    _, hook = train(tmp_path, 4, resume=True, save_rendering=save_rendering)
     missing = [h['iter'] for h in hook.history if h['stability']['4'] is None]
     if save_rendering:
         assert [h['iter'] for h in hook.history] == [0, 1, 2, 3, 4]
